@@ -1,0 +1,7 @@
+"""Thin on purpose: registers the suite's plugin and fixture modules, nothing else."""
+
+pytest_plugins = [
+    "ossm_conformance.plugin",
+    "fixtures.cluster",
+    "fixtures.conform",
+]

@@ -1,0 +1,179 @@
+"""The one way the suite reaches the API server.
+
+Built from --kubeconfig/--context with kubectl's rules (KUBECONFIG, then ~/.kube/config, then
+in-cluster), never written back (persist_config=False). Every call carries a request timeout;
+transient failures are retried with bounded, jittered backoff that honours Retry-After.
+Requests are counted by verb so benchmarks and self-tests can compare runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import kubernetes.client
+import kubernetes.config
+from kubernetes.config.config_exception import ConfigException
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+    wait_random,
+)
+
+from .errors import is_transient, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+DEFAULT_RETRY_BUDGET = 60.0            # seconds one call may spend retrying transient failures
+
+
+class KubeconfigError(Exception):
+    """The kubeconfig or context cannot be used. str() is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the suite points, for the report header (never credentials)."""
+    server: str
+    context: str
+    user: str
+    source: str  # the kubeconfig path, or "in-cluster"
+
+
+def resolve_kubeconfig_path(option: str | None) -> str | None:
+    """kubectl's order: the option, then $KUBECONFIG (first existing entry), then ~/.kube/config."""
+    if option:
+        return os.path.expanduser(option)
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        for part in env.split(os.pathsep):
+            if part and Path(part).expanduser().exists():
+                return str(Path(part).expanduser())
+        return os.path.expanduser(env.split(os.pathsep)[0])
+    default = Path.home() / ".kube" / "config"
+    if default.exists():
+        return str(default)
+    return None
+
+
+def build_api_client(kubeconfig: str | None, context: str | None) -> tuple[kubernetes.client.ApiClient, Target]:
+    path = resolve_kubeconfig_path(kubeconfig)
+    if path is None:
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            cfg = kubernetes.client.Configuration()
+            kubernetes.config.load_incluster_config(client_configuration=cfg)
+            return _client(cfg), Target(cfg.host, "in-cluster", "serviceaccount", "in-cluster")
+        raise KubeconfigError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config")
+    if not Path(path).is_file():
+        raise KubeconfigError(f"kubeconfig {path}: no such file")
+    try:
+        loader = kubernetes.config.kube_config._get_kube_config_loader(filename=path, active_context=context)
+        cfg = kubernetes.client.Configuration()
+        loader.load_and_set(cfg)
+    except ConfigException as exc:
+        raise KubeconfigError(f"kubeconfig {path}: {_first_line(exc)}") from None
+    except Exception as exc:  # malformed YAML, wrong types: still one line for the user
+        raise KubeconfigError(f"kubeconfig {path}: cannot be read ({type(exc).__name__}: {_first_line(exc)})") from None
+    ctx = loader.current_context or {}
+    ctx_name = ctx.get("name", "") if isinstance(ctx, dict) else getattr(ctx, "value", {}).get("name", "")
+    user = ""
+    try:
+        user = loader.current_context["context"]["user"]
+    except Exception:
+        pass
+    return _client(cfg), Target(cfg.host, context or ctx_name, user, path)
+
+
+def _client(cfg: kubernetes.client.Configuration) -> kubernetes.client.ApiClient:
+    cfg.connection_pool_maxsize = 16  # the snapshot lists kinds concurrently
+    cfg.retries = False               # one retry layer only: ours
+    return kubernetes.client.ApiClient(cfg)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Api:
+    """Thin JSON access to the API server: GET/POST/DELETE by path, timed, retried, counted."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, *,
+                 request_timeout: tuple[float, float] = DEFAULT_REQUEST_TIMEOUT,
+                 retry_budget: float = DEFAULT_RETRY_BUDGET):
+        self.api_client = api_client
+        self.request_timeout = request_timeout
+        self.retry_budget = retry_budget
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def host(self) -> str:
+        return self.api_client.configuration.host
+
+    def get(self, path: str, query: list[tuple[str, str]] | None = None) -> dict:
+        return self._call("GET", path, query=query)
+
+    def post(self, path: str, body: dict) -> dict:
+        return self._call("POST", path, body=body)
+
+    def delete(self, path: str, body: dict | None = None, query: list[tuple[str, str]] | None = None) -> dict:
+        return self._call("DELETE", path, body=body, query=query)
+
+    def get_text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
+        return self._call("GET", path, query=query, raw=True)
+
+    def _call(self, method: str, path: str, *, query=None, body=None, raw: bool = False):
+        retrying = Retrying(
+            stop=stop_before_delay(self.retry_budget) | stop_after_attempt(12),
+            wait=_wait_honouring_retry_after,
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+            before_sleep=_log_retry,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._once(method, path, query, body, raw)
+
+    def _once(self, method, path, query, body, raw):
+        with self._lock:
+            self.requests[method] += 1
+        response = self.api_client.call_api(
+            path, method,
+            query_params=query or [],
+            header_params={"Accept": "text/plain" if raw else "application/json",
+                           "Content-Type": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=self.request_timeout,
+        )
+        data = response.data
+        if raw:
+            return data.decode("utf-8", "replace")
+        return json.loads(data) if data else {}
+
+
+_backoff = wait_exponential(multiplier=0.5, min=0.5, max=8) + wait_random(0, 0.5)
+
+
+def _wait_honouring_retry_after(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    hinted = retry_after_seconds(exc) if exc else None
+    return max(hinted or 0.0, _backoff(state))
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.info("transient API failure (attempt %d), retrying: %s", state.attempt_number, type(exc).__name__)

@@ -1,0 +1,81 @@
+"""How an API failure is classified: transient (retry, bounded) or final (a finding or an error).
+
+The transient list follows what large OpenShift test suites learned to retry (see
+reference/peers-and-conventions.md §6 and §9): throttling, server-side hiccups, dropped
+connections and time-outs. 401, RBAC 403 and 404 are never retried: they are answers.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
+TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
+TRANSIENT_MESSAGES = (
+    "etcdserver: leader changed",
+    "etcdserver: request timed out",
+    "failed calling webhook",
+    "rpc error:",
+    "context deadline exceeded",
+    "the server is currently unable to handle the request",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ApiException):
+        if exc.status in TRANSIENT_STATUSES:
+            return True
+        body = str(exc.body or "")
+        return exc.status == 403 and "context deadline exceeded" in body or (
+            exc.status == 500 and any(m in body for m in TRANSIENT_MESSAGES)
+        )
+    if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(exc, ssl.SSLCertVerificationError):
+        return False  # a TLS verification failure is a configuration problem, not a hiccup
+    return isinstance(exc, (
+        urllib3.exceptions.MaxRetryError,
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.TimeoutError,
+        urllib3.exceptions.NewConnectionError,
+        ConnectionError,
+        socket.timeout,
+        TimeoutError,
+    )) and not _is_tls_failure(exc)
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    reason = getattr(exc, "reason", None)
+    return isinstance(reason, (urllib3.exceptions.SSLError, ssl.SSLError)) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's Retry-After on a 429/503 (API Priority and Fairness sets it), if any."""
+    if isinstance(exc, ApiException) and exc.headers:
+        value = exc.headers.get("Retry-After") or exc.headers.get("retry-after")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+    return None
+
+
+def describe(exc: BaseException, what: str) -> str:
+    """One line saying why `what` could not be read, naming the permission or resource."""
+    if isinstance(exc, ApiException):
+        if exc.status == 401:
+            return f"{what}: 401 Unauthorized (the kubeconfig's credentials were refused: expired or invalid token/certificate)"
+        if exc.status == 403:
+            return f"{what}: 403 Forbidden (the suite's user lacks this permission)"
+        if exc.status == 404:
+            return f"{what}: 404 Not Found (the kind is not served: is its CRD installed?)"
+        return f"{what}: HTTP {exc.status} {exc.reason}"
+    if _is_tls_failure(exc):
+        return f"{what}: TLS verification failed ({_short(exc)})"
+    return f"{what}: {type(exc).__name__}: {_short(exc)}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "reason", None) or exc)
+    return text if len(text) < 300 else text[:297] + "..."

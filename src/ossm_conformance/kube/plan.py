@@ -1,0 +1,36 @@
+"""Which reads a run needs: a fixed set derived from the profile, never from the tenant count.
+
+Cluster-wide lists for kinds that tenants spread across; namespaced lists only for OLM kinds,
+whose cluster-wide lists would carry a copied CSV per namespace per operator; named gets for
+the handful of CRDs the suite inspects (all CRDs of an OpenShift cluster weigh megabytes).
+"""
+
+from __future__ import annotations
+
+from ..profile import Profile
+from .snapshot import Read
+
+CLUSTER_WIDE = (
+    "namespaces", "nodes", "pods", "services", "deployments", "daemonsets", "networkpolicies",
+    "roles", "rolebindings", "clusterroles", "clusterrolebindings",
+    "peerauthentications", "authorizationpolicies", "virtualservices",
+    "gateways", "gatewayclasses", "httproutes", "grpcroutes",
+    "istios", "istiocnis", "ztunnels", "istiorevisions", "clusterversions",
+)
+SAIL_CRDS = (
+    "istios.sailoperator.io", "istiocnis.sailoperator.io", "ztunnels.sailoperator.io",
+    "istiorevisions.sailoperator.io", "istiorevisiontags.sailoperator.io",
+)
+NOT_COPIED = "!olm.copiedFrom"  # OLM labels the CSV copies it writes into every namespace
+
+
+def snapshot_plan(profile: Profile) -> list[Read]:
+    reads = [Read(kind) for kind in CLUSTER_WIDE]
+    for ns in dict.fromkeys(op.namespace for op in profile.operators):
+        reads += [
+            Read("subscriptions", ns),
+            Read("clusterserviceversions", ns, label_selector=NOT_COPIED),
+            Read("installplans", ns),
+        ]
+    reads += [Read("customresourcedefinitions", name=name) for name in SAIL_CRDS]
+    return reads

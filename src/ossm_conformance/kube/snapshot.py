@@ -1,0 +1,194 @@
+"""The cluster snapshot: each needed kind read once, shared by every test and xdist worker.
+
+A `Read` names one request (a cluster-wide list, a namespaced list, or one named object).
+The snapshot answers the checks' questions (`list`, `get`) from those reads only, so the API
+cost of a run is the number of reads in the plan, whatever the number of tests or tenants.
+A read that failed is kept with its one-line reason: a check that needs it becomes an *error*
+("could not check"), never a pass.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+from kubernetes.client.exceptions import ApiException
+
+from ..findings import CouldNotCheck
+from .client import Api
+from .errors import describe
+from .kinds import KINDS
+
+# Annotations that can be large or carry whole manifests: never kept, never reported.
+_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+@dataclass(frozen=True)
+class Read:
+    kind: str
+    namespace: str | None = None
+    name: str | None = None
+    label_selector: str | None = None
+
+    def describe(self) -> str:
+        k = KINDS[self.kind]
+        where = f" in namespace {self.namespace}" if self.namespace else (" cluster-wide" if k.namespaced and not self.name else "")
+        if self.name:
+            return f"get {k.resource()} {self.name}{where}"
+        return f"list {k.resource()}{where}"
+
+
+@dataclass
+class ReadResult:
+    read: Read
+    items: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+
+def slim(obj: dict) -> dict:
+    """Drop what no check reads and what must never reach a report (managedFields, manifests)."""
+    meta = obj.get("metadata") or {}
+    meta.pop("managedFields", None)
+    ann = meta.get("annotations")
+    if ann:
+        for key in _DROPPED_ANNOTATIONS:
+            ann.pop(key, None)
+    return obj
+
+
+def fetch(api: Api, reads: Iterable[Read], workers: int = 8) -> "Snapshot":
+    reads = list(dict.fromkeys(reads))
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
+        results = list(pool.map(lambda r: _fetch_one(api, r), reads))
+    return Snapshot(results)
+
+
+def _fetch_one(api: Api, read: Read) -> ReadResult:
+    kind = KINDS[read.kind]
+    try:
+        if read.name:
+            try:
+                obj = api.get(kind.object_path(read.name, read.namespace))
+                return ReadResult(read, [_with_kind(slim(obj), kind)])
+            except ApiException as exc:
+                if exc.status == 404 and _kind_is_served(api, kind):
+                    return ReadResult(read, [])  # the kind exists; this object does not
+                raise
+        query = [("labelSelector", read.label_selector)] if read.label_selector else None
+        data = api.get(kind.list_path(read.namespace), query)
+        return ReadResult(read, [_with_kind(slim(o), kind) for o in data.get("items") or []])
+    except Exception as exc:  # noqa: BLE001 — every failure becomes the read's one-line reason
+        return ReadResult(read, error=describe(exc, read.describe()))
+
+
+def _kind_is_served(api: Api, kind) -> bool:
+    """Tell "object absent" from "kind not served" after a 404 on a named get."""
+    try:
+        resources = api.get(kind.base()).get("resources") or []
+        return any(r.get("name") == kind.key for r in resources)
+    except ApiException:
+        return False
+
+
+def _with_kind(obj: dict, kind) -> dict:
+    # Items of a list carry no kind/apiVersion; the checks and the reports want them.
+    obj.setdefault("kind", kind.kind)
+    obj.setdefault("apiVersion", f"{kind.group}/{kind.version}" if kind.group else kind.version)
+    return obj
+
+
+class Snapshot:
+    """Answers list/get from a fixed set of reads. Raises CouldNotCheck when the read failed."""
+
+    def __init__(self, results: list[ReadResult], server: dict | None = None):
+        self.results = results
+        self.server = server or {}
+        # Keyed without the label selector: a filtered list (e.g. CSVs without copies) answers
+        # the questions about that kind in that namespace.
+        self._by_read = {(r.read.kind, r.read.namespace, r.read.name): r for r in results}
+
+    # -- queries -----------------------------------------------------------------------------
+    def list(self, kind: str, namespace: str | None = None) -> list[dict]:
+        result = self._covering_list(kind, namespace)
+        if result is None:
+            raise CouldNotCheck(f"suite defect: no read covers list {kind}" + (f" in {namespace}" if namespace else ""))
+        if result.error:
+            raise CouldNotCheck(result.error)
+        if namespace and result.read.namespace is None and KINDS[kind].namespaced:
+            return [o for o in result.items if o["metadata"].get("namespace") == namespace]
+        return list(result.items)
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        exact = self._by_read.get((kind, namespace if KINDS[kind].namespaced else None, name))
+        if exact is not None:
+            if exact.error:
+                raise CouldNotCheck(exact.error)
+            return exact.items[0] if exact.items else None
+        for obj in self.list(kind, namespace if KINDS[kind].namespaced else None):
+            if obj["metadata"]["name"] == name:
+                return obj
+        return None
+
+    def covers(self, kind: str, namespace: str | None = None) -> bool:
+        return self._covering_list(kind, namespace) is not None
+
+    def errors(self) -> list[str]:
+        return [r.error for r in self.results if r.error]
+
+    def _covering_list(self, kind: str, namespace: str | None) -> ReadResult | None:
+        if namespace:
+            hit = self._by_read.get((kind, namespace, None))
+            if hit is not None:
+                return hit
+        return self._by_read.get((kind, None, None))
+
+    # -- sharing with xdist workers ----------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps({
+            "server": self.server,
+            "results": [{"read": asdict(r.read), "items": r.items, "error": r.error} for r in self.results],
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> "Snapshot":
+        data = json.loads(text)
+        return cls([ReadResult(Read(**r["read"]), r["items"], r["error"]) for r in data["results"]], data.get("server"))
+
+
+class Overlay:
+    """A fresh partial snapshot in front of the shared one: used when one failing check re-reads
+    exactly the objects it looked at, within --settle-timeout."""
+
+    def __init__(self, fresh: Snapshot, base: Snapshot):
+        self.fresh, self.base = fresh, base
+        self.server = base.server
+
+    def list(self, kind, namespace=None):
+        if self.fresh.covers(kind, namespace):
+            return self.fresh.list(kind, namespace)
+        return self.base.list(kind, namespace)
+
+    def get(self, kind, name, namespace=None):
+        ns = namespace if KINDS[kind].namespaced else None
+        if (kind, ns, name) in self.fresh._by_read or self.fresh.covers(kind, ns):
+            return self.fresh.get(kind, name, namespace)
+        return self.base.get(kind, name, namespace)
+
+
+class RecordingView:
+    """Wraps a snapshot and records which reads a check used, so exactly those can be re-read."""
+
+    def __init__(self, view):
+        self.view = view
+        self.server = view.server
+        self.used: list[Read] = []
+
+    def list(self, kind, namespace=None):
+        self.used.append(Read(kind, namespace if KINDS[kind].namespaced else None))
+        return self.view.list(kind, namespace)
+
+    def get(self, kind, name, namespace=None):
+        self.used.append(Read(kind, namespace if KINDS[kind].namespaced else None, name))
+        return self.view.get(kind, name, namespace)

@@ -1,0 +1,252 @@
+"""The pytest plugin: options, preflight, one snapshot per run, and what the exit code means.
+
+Data flow (DESIGN.md): the controlling process validates the profile, builds one API client,
+checks that the cluster answers, and reads every needed kind once. xdist workers receive the
+snapshot as a file and never list anything themselves, so `-n auto` costs no extra requests.
+Bad input stops the run with one line and a documented exit code (exitcodes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from . import exitcodes
+from .findings import CouldNotCheck
+from .kube.client import Api, KubeconfigError, Target, build_api_client
+from .kube.errors import describe
+from .kube.plan import snapshot_plan
+from .kube.server_info import kubernetes_version, openshift_version
+from .kube.snapshot import Snapshot, fetch
+from .profile import Profile, ProfileError, load_profile
+from .versions import parse_version
+
+SUITE_DIR = "tests_conformance"
+DEFAULT_PROFILE = "profiles/spoke-dc-v6.yaml"
+
+
+@dataclass
+class RunState:
+    """Everything a run shares, on config.stash. Workers rebuild `api` lazily from the options."""
+    profile: Profile | None = None
+    snapshot: Snapshot | None = None
+    snapshot_path: str | None = None
+    target: dict = field(default_factory=dict)   # server, context, user, source: never credentials
+    _api: Api | None = None
+    options: object = None
+
+    def api(self) -> Api:
+        if self._api is None:
+            client, _ = build_api_client(self.options.ossm_kubeconfig, self.options.ossm_context)
+            self._api = Api(client, request_timeout=(5.0, float(self.options.ossm_request_timeout)))
+        return self._api
+
+
+STATE = pytest.StashKey[RunState]()
+
+
+def state_of(config: pytest.Config) -> RunState:
+    return config.stash[STATE]
+
+
+# -- options -----------------------------------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("ossm", "ossm-conformance (OpenShift Service Mesh 3 ambient)")
+    g.addoption("--kubeconfig", dest="ossm_kubeconfig", default=None, metavar="FILE",
+                help="kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kube/config, then in-cluster). Never rewritten.")
+    g.addoption("--context", dest="ossm_context", default=None, help="kubeconfig context (default: current-context)")
+    g.addoption("--profile", dest="ossm_profile", default=None, metavar="FILE",
+                help=f"expected state of the cluster (default: {DEFAULT_PROFILE})")
+    g.addoption("--settle-timeout", dest="ossm_settle_timeout", type=float, default=120.0, metavar="SECONDS",
+                help="how long a not-yet-ready state is re-read before it fails (default 120)")
+    g.addoption("--request-timeout", dest="ossm_request_timeout", type=float, default=30.0, metavar="SECONDS",
+                help="read timeout of each API request (default 30)")
+    g.addoption("--target-version", dest="ossm_target_version", default=None, metavar="vX.Y.Z",
+                help="pre-upgrade gate: the Istio patch version about to be rolled out")
+    g.addoption("--gate-report", dest="ossm_gate_report", default="reports/gate.json", metavar="FILE",
+                help="where the pre-upgrade gate writes its verdict (default reports/gate.json)")
+    parser.addini("ossm_profile", "default profile path", default=DEFAULT_PROFILE)
+
+
+# -- configure ---------------------------------------------------------------------------------
+
+def _targets_suite(config: pytest.Config) -> bool:
+    """Only a run of tests_conformance talks to a cluster: unit and lab tests never preflight."""
+    root = Path(config.rootpath)
+    args = [a for a in config.args if not a.startswith("-")] or [str(root / p) for p in config.getini("testpaths")]
+    for arg in args:
+        path = Path(arg.split("::")[0])
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        try:
+            path = path.resolve()
+        except OSError:
+            continue
+        suite = (root / SUITE_DIR).resolve()
+        if path == suite or suite in path.parents or path in suite.parents:
+            return True
+    return False
+
+
+def _bad_invocation(message: str) -> None:
+    pytest.exit(f"ossm-conformance: {message}", returncode=exitcodes.BAD_INVOCATION)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = RunState(options=config.option)
+    config.stash[STATE] = state
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if workerinput.get("ossm_snapshot"):
+            state.snapshot = Snapshot.from_json(Path(workerinput["ossm_snapshot"]).read_text())
+            state.target = workerinput["ossm_target"]
+            state.profile = load_profile(workerinput["ossm_profile"])
+        return
+    if not _targets_suite(config):
+        return
+    _validate_options(config)
+    try:
+        state.profile = load_profile(_profile_path(config))
+    except ProfileError as exc:
+        _bad_invocation(str(exc))
+
+
+def _profile_path(config: pytest.Config) -> Path:
+    value = config.option.ossm_profile or config.getini("ossm_profile")
+    path = Path(value)
+    return path if path.is_absolute() or path.exists() else Path(config.rootpath) / path
+
+
+def _validate_options(config: pytest.Config) -> None:
+    opt = config.option
+    if opt.ossm_settle_timeout < 0:
+        _bad_invocation(f"--settle-timeout must be >= 0 seconds, got {opt.ossm_settle_timeout:g}")
+    if opt.ossm_request_timeout <= 0:
+        _bad_invocation(f"--request-timeout must be > 0 seconds, got {opt.ossm_request_timeout:g}")
+    if opt.ossm_target_version is not None and parse_version(opt.ossm_target_version) is None:
+        _bad_invocation(f"--target-version {opt.ossm_target_version!r} is not a version (expected vMAJOR.MINOR.PATCH, e.g. v1.28.4)")
+
+
+# -- preflight and snapshot (controller only) --------------------------------------------------
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    state = state_of(config)
+    if hasattr(config, "workerinput") or state.profile is None:
+        return
+    try:
+        client, target = build_api_client(config.option.ossm_kubeconfig, config.option.ossm_context)
+    except KubeconfigError as exc:
+        _bad_invocation(str(exc))
+    api = Api(client, request_timeout=(5.0, config.option.ossm_request_timeout), retry_budget=20.0)
+    state._api = api
+    try:
+        version = kubernetes_version(api)
+    except Exception as exc:  # noqa: BLE001 — every failure here is one line and one exit code
+        pytest.exit(f"ossm-conformance: could not reach the cluster: {describe(exc, 'GET ' + target.server + '/version')}",
+                    returncode=exitcodes.COULD_NOT_CHECK)
+    snapshot = fetch(api, snapshot_plan(state.profile))
+    snapshot.server = {"kubernetes": version, "openshift": openshift_version(snapshot)}
+    state.snapshot = snapshot
+    state.target = _describe_target(target, snapshot, state.profile)
+    fd, path = tempfile.mkstemp(prefix="ossm-snapshot-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(snapshot.to_json())
+    state.snapshot_path = path
+
+
+def _describe_target(target: Target, snapshot: Snapshot, profile: Profile) -> dict:
+    return {
+        "server": target.server, "context": target.context, "user": target.user, "kubeconfig": target.source,
+        "kubernetes": snapshot.server.get("kubernetes"), "openshift": snapshot.server.get("openshift") or "n/a (not OpenShift or unreadable)",
+        "profile": f"{profile.source} (cluster {profile.cluster})",
+    }
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = state_of(config)
+    if not state.target:
+        return []
+    t = state.target
+    return [
+        f"ossm-conformance: API {t['server']}  context {t['context'] or '-'}  user {t['user'] or '-'}",
+        f"ossm-conformance: Kubernetes {t['kubernetes']}  OpenShift {t['openshift']}  profile {t['profile']}",
+    ]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist: hand every worker the controller's snapshot instead of letting it list again."""
+    state = state_of(node.config)
+    if state.snapshot_path:
+        node.workerinput["ossm_snapshot"] = state.snapshot_path
+        node.workerinput["ossm_target"] = state.target
+        node.workerinput["ossm_profile"] = state.profile.source
+
+
+# -- parametrization from the profile ----------------------------------------------------------
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from .params import PARAMS
+
+    profile = state_of(metafunc.config).profile
+    for name in metafunc.fixturenames:
+        if name in PARAMS:
+            if profile is None:
+                raise pytest.UsageError(f"{metafunc.definition.nodeid} needs a profile: run it as part of {SUITE_DIR}")
+            pairs = PARAMS[name](profile)
+            metafunc.parametrize(name, [v for _, v in pairs], ids=[i for i, _ in pairs], scope="function")
+
+
+# -- outcomes ----------------------------------------------------------------------------------
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose declared kinds could not be read is an *error*: could not check, never pass."""
+    marker = item.get_closest_marker("reads")
+    state = state_of(item.config)
+    if marker is None or state.snapshot is None:
+        return
+    problems = [r.error for r in state.snapshot.results if r.error and r.read.kind in marker.args]
+    if problems:
+        raise CouldNotCheck("could not check: " + "; ".join(problems))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = state_of(config)
+    if hasattr(config, "workerinput"):
+        return
+    if state.snapshot_path:
+        Path(state.snapshot_path).unlink(missing_ok=True)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or state.profile is None:
+        return
+    failed = len(reporter.stats.get("failed", []))
+    errors = len(reporter.stats.get("error", []))
+    if exitstatus == pytest.ExitCode.TESTS_FAILED and not failed and errors:
+        session.exitstatus = exitcodes.COULD_NOT_CHECK
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    from .reporting.summary import area_summary
+
+    if state_of(config).profile is None or hasattr(config, "workerinput"):
+        return
+    lines = area_summary(terminalreporter.stats)
+    if lines:
+        terminalreporter.write_sep("=", "ossm-conformance by area")
+        for line in lines:
+            terminalreporter.write_line(line)
+        code = terminalreporter._session.exitstatus if hasattr(terminalreporter, "_session") else exitstatus
+        terminalreporter.write_line(f"exit status: {int(code)} ({exitcodes.DESCRIPTIONS.get(int(code), 'see README')})")
+
+
+def _print(message: str) -> None:
+    sys.stderr.write(message + "\n")
