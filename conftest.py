@@ -4,4 +4,5 @@ pytest_plugins = [
     "ossm_conformance.plugin",
     "fixtures.cluster",
     "fixtures.conform",
+    "fixtures.reporting",
 ]

@@ -225,6 +225,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.snapshot_path:
         Path(state.snapshot_path).unlink(missing_ok=True)
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir and state.target:
+        from .reporting.allure_files import write_run_files
+        from .facts import installed_csv, running_istio_version
+        write_run_files(alluredir, state.target, state.profile, {
+            "OSSM.CSV": installed_csv(state.snapshot, state.profile) or "unknown",
+            "Istio.version": running_istio_version(state.snapshot, state.profile) or "unknown",
+        })
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or state.profile is None:
         return

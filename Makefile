@@ -1,0 +1,61 @@
+# ossm-conformance — every entry point a person or CI uses. `make help` lists them.
+# Newcomers: `make demo` (the suite against the local lab, with reports) and `make test` (all tests).
+
+SHELL := /bin/bash
+PY ?= .venv/bin/python
+PYTEST = $(PY) -m pytest
+REPORTS = reports
+REPORT_OPTS = --alluredir $(REPORTS)/allure-results --clean-alluredir --junitxml $(REPORTS)/junit.xml
+LAB_DIR ?= .lab
+LAB_KUBECONFIG = $(LAB_DIR)/kubeconfig
+PROFILE ?= profiles/spoke-dc-v6.yaml
+CONTEXT ?=
+CONTEXT_OPT = $(if $(CONTEXT),--context $(CONTEXT),)
+# The lab's counters tick every second: a short window is enough evidence there.
+LAB_SUITE_OPTS = --kubeconfig $(LAB_KUBECONFIG) --profile $(PROFILE) --mtls-window 5 --settle-timeout 10
+
+.PHONY: help install test unit demo conformance nightly preupgrade report clean
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+install: .venv/.installed ## create the Python environment (.venv) in one step
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -e '.[lab]'
+	touch $@
+
+unit: install ## unit tests only (no lab needed)
+	$(PYTEST) tests/unit -q
+
+test: install lab-deps lab-build ## all tests: unit, lab self-tests, the suite end to end against the lab
+	$(PYTEST) tests/unit tests/lab -q
+
+demo: install lab-deps lab-up ## the whole suite against the local twin of spoke-dc-v6, with reports
+	-$(PYTEST) tests_conformance $(LAB_SUITE_OPTS) $(REPORT_OPTS); echo $$? > $(REPORTS)/.exit
+	@$(MAKE) --no-print-directory report || echo "(HTML report skipped: see the message above)"
+	@echo
+	@echo "Reports:  $(REPORTS)/junit.xml  $(REPORTS)/allure-results/  $(REPORTS)/html/index.html"
+	@echo "Against a real cluster:  make conformance KUBECONFIG=~/.kube/configs/spoke-dc-v6.kubeconfig [CONTEXT=...] [PROFILE=...]"
+	@echo "Stop the lab:  make lab-down"
+	@exit $$(cat $(REPORTS)/.exit)
+
+conformance: install ## the suite against a real cluster: make conformance KUBECONFIG=... [CONTEXT=...] [PROFILE=...]
+	@test -n "$(KUBECONFIG)" || { echo "make conformance: set KUBECONFIG=<file>"; exit 4; }
+	$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+
+nightly: install ## CI against a cluster: everything, -n auto, all reports
+	@test -n "$(KUBECONFIG)" || { echo "make nightly: set KUBECONFIG=<file>"; exit 4; }
+	$(PYTEST) tests_conformance -n auto --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+
+preupgrade: install ## go/no-go before a patch bump: make preupgrade TARGET=v1.28.N [KUBECONFIG=...]
+	@test -n "$(TARGET)" || { echo "make preupgrade: set TARGET=vX.Y.Z"; exit 4; }
+	$(PYTEST) tests_conformance --target-version $(TARGET) --kubeconfig $(or $(KUBECONFIG),$(LAB_KUBECONFIG)) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+
+report: ## render reports/allure-results as HTML with Allure 3 (npm, no Java) into reports/html
+	@test -d $(REPORTS)/allure-results || { echo "make report: no $(REPORTS)/allure-results yet (run the suite first)"; exit 4; }
+	npm install --no-audit --no-fund --silent
+	npx allure generate $(REPORTS)/allure-results -o $(REPORTS)/html
+
+clean: ## remove generated reports and caches (not the lab binaries)
+	rm -rf $(REPORTS)/allure-results $(REPORTS)/html $(REPORTS)/junit.xml $(REPORTS)/gate.json .pytest_cache
