@@ -1,0 +1,120 @@
+"""The sail-operator CRs: Istio (selected by name), IstioCNI and ZTunnel, and the running revision."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import runbook
+from ..findings import Finding
+from ._k8s import condition, condition_status, describe_condition, dig, generation_current, meta, name, reads
+
+_KIND_NAMES = {"istios": "Istio", "istiocnis": "IstioCNI", "ztunnels": "ZTunnel"}
+# Istio also copies DependenciesHealthy from its active revision (IstioCNI/ZTunnel health).
+_CONDITIONS = {"istios": ("Reconciled", "Ready", "DependenciesHealthy"),
+               "istiocnis": ("Reconciled", "Ready"), "ztunnels": ("Reconciled", "Ready")}
+# Reasons that report a workload still coming up (istiod or a DaemonSet), which converges on its own;
+# ReconcileError, *NotFound, NameAlreadyExists do not.
+_CONVERGING_REASONS = {"IstiodNotReady", "RemoteIstiodNotReady", "DaemonSetNotReady",
+                       "IstioCNINotHealthy", "ZTunnelNotHealthy"}
+# Values the sail-operator documents as the behaviour of an unset field.
+_SPEC_DEFAULTS = {"updateStrategy.type": "InPlace", "updateStrategy.inactiveRevisionDeletionGracePeriodSeconds": 30}
+_MINOR_RE = re.compile(r"^v(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class ExpectedCR:
+    """One sail-operator CR as the profile expects it."""
+    kind: str                               # snapshot kind key: istios, istiocnis, ztunnels
+    name: str
+    spec: tuple[tuple[str, object], ...]    # (dotted spec path, expected value), in a stable order
+    minor: str                              # "1.28"
+
+    @property
+    def title(self) -> str:
+        return f"{_KIND_NAMES[self.kind]}/{self.name}"
+
+
+def minor_of(version: str | None) -> str | None:
+    m = _MINOR_RE.match(version or "")
+    return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
+def _missing(view, cr: ExpectedCR) -> Finding:
+    # Name the others: on OCP 4.19+ an `openshift-gateway` Istio may be the only one present.
+    others = [name(o) for o in view.list(cr.kind)]
+    return Finding(cr.title, f"{_KIND_NAMES[cr.kind]} {cr.name} exists",
+                   "not found" + (f" (present: {', '.join(sorted(others))})" if others else ""), runbook.CONTROL_PLANE_READY)
+
+
+@reads("istios", "istiocnis", "ztunnels")
+def sail_cr_healthy(view, cr: ExpectedCR) -> list[Finding]:
+    obj = view.get(cr.kind, cr.name)
+    if obj is None:
+        return [_missing(view, cr)]
+    findings = []
+    if not generation_current(obj):
+        findings.append(Finding(cr.title, "status.observedGeneration == metadata.generation",
+                                f"observedGeneration={dig(obj, 'status.observedGeneration')}, "
+                                f"generation={meta(obj).get('generation')}", runbook.CONTROL_PLANE_READY, settling=True))
+    for kind in _CONDITIONS[cr.kind]:
+        status = condition_status(obj, kind)
+        if status != "True":
+            reason = (condition(obj, kind) or {}).get("reason")
+            findings.append(Finding(cr.title, f"condition {kind}=True", describe_condition(obj, kind),
+                                    runbook.CONTROL_PLANE_READY,
+                                    settling=status in ("Unknown", "absent") or reason in _CONVERGING_REASONS))
+    state = dig(obj, "status.state")
+    if state != "Healthy":
+        findings.append(Finding(cr.title, "status.state Healthy", f"status.state {state}", runbook.CONTROL_PLANE_READY,
+                                settling=state in _CONVERGING_REASONS or not generation_current(obj)))
+    return findings
+
+
+@reads("istios", "istiocnis", "ztunnels")
+def sail_cr_spec_as_profiled(view, cr: ExpectedCR) -> list[Finding]:
+    obj = view.get(cr.kind, cr.name)
+    if obj is None:
+        return [_missing(view, cr)]
+    findings = []
+    for path, expected in cr.spec:
+        actual = dig(obj, f"spec.{path}", _SPEC_DEFAULTS.get(path))
+        if path == "version" and minor_of(actual) != cr.minor:
+            findings.append(Finding(cr.title, f"spec.version on Istio {cr.minor} ({expected})",
+                                    f"spec.version {actual} (minor {minor_of(actual)})", runbook.CONTROL_PLANE_SPEC))
+        elif actual != expected:
+            findings.append(Finding(cr.title, f"spec.{path} {expected}", f"spec.{path} {actual}", runbook.CONTROL_PLANE_SPEC))
+    return findings
+
+
+@reads("istios", "istiorevisions")
+def active_revision_on_minor(view, istio_name: str, minor: str) -> list[Finding]:
+    """The resolved version runs on the profiled minor (Istio.spec.version keeps the alias;
+    the IstioRevision holds the concrete one), and at least one revision is ready."""
+    istio = view.get("istios", istio_name)
+    title = f"Istio/{istio_name}"
+    if istio is None:
+        return [_missing(view, ExpectedCR("istios", istio_name, (), minor))]
+    findings = []
+    revisions = dig(istio, "status.revisions", {}) or {}
+    ready, total = revisions.get("ready", 0), revisions.get("total", 0)
+    # inUse may be 0 in a pure ambient mesh: never required.
+    if ready < 1 or total < ready:
+        findings.append(Finding(title, "status.revisions.ready >= 1 and total >= ready",
+                                f"revisions total={total}, ready={ready}", runbook.CONTROL_PLANE_READY,
+                                settling=True))
+    active = dig(istio, "status.activeRevisionName")
+    if not active:
+        findings.append(Finding(title, "status.activeRevisionName set", "empty", runbook.CONTROL_PLANE_READY,
+                                settling=not generation_current(istio)))
+        return findings
+    revision = view.get("istiorevisions", active)
+    if revision is None:
+        findings.append(Finding(f"IstioRevision/{active}", f"the active revision of {title} exists", "not found",
+                                runbook.CONTROL_PLANE_READY, settling=True))
+        return findings
+    version = dig(revision, "spec.version")
+    if minor_of(version) != minor:
+        findings.append(Finding(f"IstioRevision/{active}", f"spec.version on Istio {minor} (v{minor}.N)",
+                                f"spec.version {version}", runbook.CONTROL_PLANE_SPEC))
+    return findings

@@ -1,0 +1,61 @@
+"""The runbook's remedies, quoted or paraphrased, as the `fix` of each finding.
+
+Source: "OpenShift Service Mesh 3 — ambient mode" (spoke-dc-v6, last reviewed 2026-05-12): its
+failure-mode table, its bank-payment rollback and its Validation section. Kept in one place so a
+runbook revision is one edit, and so every message a user sees can be traced back to the page.
+"""
+
+# -- failure-mode table -----------------------------------------------------------------------
+PLAINTEXT = ("Traffic between ambient pods is plaintext when the CNI plugin is not active on the node; "
+             "or namespace not labelled. Verify oc get ds -n istio-cni; relabel ns "
+             "(oc label namespace <ns> istio.io/dataplane-mode=ambient).")
+L7_WITHOUT_WAYPOINT = ("L7 policies have no effect: the namespace has no Waypoint Gateway. "
+                       "Add a Gateway of class istio-waypoint (listener mesh, port 15008, protocol HBONE) "
+                       "and label the namespace istio.io/use-waypoint=<gateway>.")
+ISTIOD_NETWORK_POLICY = ("istiod cannot push xDS: a network policy in istio-system blocks it. "
+                         "oc get networkpolicy -n istio-system; allow controller→ztunnel/waypoint "
+                         "(xDS 15012, HBONE 15008, webhook 15017). Don't change istio-system policies "
+                         "without rerunning the conformance set.")
+MIXED_MODE = ("Sidecar-mode workload coexists badly: mixed mode on the same ns. Pick one mode per ns "
+              "(ambient: istio.io/dataplane-mode=ambient and no istio-injection/istio.io/rev label).")
+
+# -- ztunnel workload identity: the bank-payment rollback --------------------------------------
+WORKLOAD_IDENTITY_RBAC = (
+    "Without it \"istiod returns request impersonation authentication failure on the CSR\" "
+    "(bank-payment rollback, ad0c652) and every pod's kubelet probes fail. Ship the namespace-scoped "
+    "pattern from bank-employees-jboss-chat: Role ztunnel-workload-identity (\"\": serviceaccounts/token "
+    "create; serviceaccounts impersonate) and RoleBinding ztunnel-workload-identity to ServiceAccount "
+    "ztunnel/ztunnel (platform-gitops .../tenants/ossm3-demo/ztunnel-workload-identity-rbac.yaml).")
+POD_NOT_READY = ("Pods of an enrolled namespace failing probes are the bank-payment symptom: ztunnel intercepts "
+                 "the kubelet probe and the CSR fails. Check the ztunnel-workload-identity Role/RoleBinding, "
+                 "then the probes (convert them to localhost exec as the pilot did).")
+
+# -- tenants ----------------------------------------------------------------------------------
+PEER_AUTHENTICATION = ("Pin PeerAuthentication 'default' at the namespace level with spec.mtls.mode: STRICT "
+                       "(no selector) and remove PERMISSIVE/DISABLE overrides: it is what an auditor looks for.")
+HBONE_NETWORK_POLICY = ("Adjust the namespace's NetworkPolicies to permit intra-namespace mesh traffic, "
+                        "including the HBONE port 15008 (TCP), as the bank-employees-jboss-chat pilot did.")
+EXCLUDED_TENANT = "Remove the istio.io/dataplane-mode label until the tenant is re-enrolled (oc label namespace <ns> istio.io/dataplane-mode-)."
+UNKNOWN_AMBIENT_NAMESPACE = ("Enrol the namespace as a profiled tenant (with its ztunnel-workload-identity "
+                             "RBAC and PeerAuthentication), list it under ignored_namespaces, or remove the label.")
+SIDECAR_TENANT = "Label the namespace istio-injection=enabled and remove istio.io/dataplane-mode. " + MIXED_MODE
+MISSING_NAMESPACE = "Create the tenant namespace from platform-gitops, or correct the profile."
+
+# -- operator, CRDs, control plane, data plane (Validation section) ---------------------------
+OPERATOR = ("oc -n openshift-operators get sub,csv | grep -i servicemesh; the operator is installed from the "
+            "mirrored app-catalog, pinned by version, before the operand CRs (sync-wave 8).")
+CRDS = ("The sail-operator CRDs ship with the servicemeshoperator3 bundle: check the operator's CSV "
+        "(oc -n openshift-operators get csv) and reinstall it if its CRDs are missing.")
+CONTROL_PLANE_READY = ("Istio, IstioCNI, ZTunnel must all be Ready=True: oc -n istio-system get istio default; "
+                       "oc -n istio-cni get istiocni default; oc -n ztunnel get ztunnel default; read the "
+                       "condition reasons and the sail-operator's log.")
+CONTROL_PLANE_SPEC = ("Set the CR as in the runbook's operand CRs (platform-gitops .../platform-services/service-mesh/): "
+                      "Istio default {namespace istio-system, profile openshift-ambient, version v1.28-latest, "
+                      "updateStrategy InPlace, grace 30}, IstioCNI default {istio-cni, openshift-ambient}, "
+                      "ZTunnel default {ztunnel}.")
+ISTIOD = "istiod Deployment 1/1: oc -n istio-system get deploy/istiod; see the Istio CR's Ready reason."
+CNI_DAEMONSET = "istio-cni DaemonSet at full readiness on every node. " + PLAINTEXT
+ZTUNNEL_DAEMONSET = ("ztunnel DaemonSet at full readiness on every node: oc -n ztunnel get ds; a node without a "
+                     "ready ztunnel carries no mTLS for its ambient pods.")
+WAYPOINT = ("A waypoint is a Gateway of class istio-waypoint with listener {name: mesh, port: 15008, protocol: HBONE}; "
+            "the namespace (or its services) opts in with istio.io/use-waypoint=<gateway>.")
