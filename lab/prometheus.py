@@ -1,0 +1,79 @@
+"""The lab's Prometheus: Debian's `prometheus` on loopback, scraping the twin's ztunnel endpoints.
+
+The config is regenerated from lab/prometheus.yml whenever the set of ztunnel pods changes (the
+ztunnel endpoints process calls write_config + reload), so a bench twin with hundreds of nodes is
+scraped without restarting Prometheus.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+TEMPLATE = Path(__file__).with_name("prometheus.yml")
+# Bench twins may want a longer interval: hundreds of targets at 1 s is real work for 2 cores.
+SCRAPE_INTERVAL_ENV = "LAB_PROMETHEUS_SCRAPE_INTERVAL"
+
+
+def binary() -> str:
+    found = shutil.which("prometheus")
+    if not found:
+        raise FileNotFoundError("the lab needs Debian's prometheus: `make lab-deps` "
+                                "(apt-get install -y --no-install-recommends prometheus)")
+    return found
+
+
+def render_config(targets: list[dict]) -> dict:
+    """targets: [{"ip", "pod", "node"}] -> the Prometheus config as a dict."""
+    config = yaml.safe_load(TEMPLATE.read_text())
+    interval = os.environ.get(SCRAPE_INTERVAL_ENV)
+    if interval:
+        config["global"]["scrape_interval"] = config["global"]["scrape_timeout"] = interval
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "ztunnel")
+    job["static_configs"] = [
+        {"targets": [f"{t['ip']}:15020"], "labels": {"namespace": "ztunnel", "pod": t["pod"], "node": t["node"]}}
+        for t in targets
+    ]
+    return config
+
+
+def write_config(path: Path, targets: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(render_config(targets), sort_keys=False))
+    tmp.replace(path)  # atomic: a reload never reads half a file
+
+
+def reload(url: str, timeout: float = 5) -> None:
+    request = urllib.request.Request(f"{url}/-/reload", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        response.read()
+
+
+def argv(config: Path, data_dir: Path, port: int) -> list[str]:
+    return [
+        binary(), f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
+        # A lab lives minutes to hours; keep the TSDB small.
+        "--storage.tsdb.retention.time=2h", "--log.level=warn",
+    ]
+
+
+def ready(url: str, timeout: float = 2) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start(config: Path, data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv(config, data_dir, port), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=data_dir.parent)
