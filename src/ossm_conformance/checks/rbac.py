@@ -38,6 +38,11 @@ def service_account_user(sa_namespace: str, sa_name: str) -> str:
     return f"system:serviceaccount:{sa_namespace}:{sa_name}"
 
 
+def service_account_groups(sa_namespace: str) -> tuple[str, ...]:
+    """The groups the API server puts a ServiceAccount's token in."""
+    return ("system:serviceaccounts", f"system:serviceaccounts:{sa_namespace}", "system:authenticated")
+
+
 def _subject_is(subject: dict, binding_namespace: str, sa_namespace: str, sa_name: str) -> bool:
     kind, subject_name = subject.get("kind"), subject.get("name")
     if kind == "ServiceAccount":
@@ -45,7 +50,7 @@ def _subject_is(subject: dict, binding_namespace: str, sa_namespace: str, sa_nam
     if kind == "User":
         return subject_name == service_account_user(sa_namespace, sa_name)
     if kind == "Group":
-        return subject_name in ("system:serviceaccounts", f"system:serviceaccounts:{sa_namespace}", "system:authenticated")
+        return subject_name in service_account_groups(sa_namespace)
     return False
 
 
