@@ -129,6 +129,8 @@ def _validate_options(config: pytest.Config) -> None:
     if opt.ossm_request_timeout <= 0:
         _bad_invocation(f"--request-timeout must be > 0 seconds, got {opt.ossm_request_timeout:g}")
     if opt.ossm_target_version is not None and parse_version(opt.ossm_target_version) is None:
+        from .gate import refuse_malformed
+        refuse_malformed(config)  # a malformed target is a no-go: never leave a previous gate.json behind
         _bad_invocation(f"--target-version {opt.ossm_target_version!r} is not a version (expected vMAJOR.MINOR.PATCH, e.g. v1.28.4)")
 
 
@@ -204,6 +206,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(name, [v for _, v in pairs], ids=[i for i, _ in pairs], scope="function")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The gate's own tests need --target-version: without it they are deselected, not skipped."""
+    if config.option.ossm_target_version is not None:
+        return
+    gate_tests = [i for i in items if i.get_closest_marker("preupgrade")]
+    if gate_tests:
+        config.hook.pytest_deselected(items=gate_tests)
+        items[:] = [i for i in items if not i.get_closest_marker("preupgrade")]
+
+
 # -- outcomes ----------------------------------------------------------------------------------
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -234,12 +246,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "Istio.version": running_istio_version(state.snapshot, state.profile) or "unknown",
         })
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or state.profile is None:
-        return
-    failed = len(reporter.stats.get("failed", []))
-    errors = len(reporter.stats.get("error", []))
-    if exitstatus == pytest.ExitCode.TESTS_FAILED and not failed and errors:
-        session.exitstatus = exitcodes.COULD_NOT_CHECK
+    if reporter is not None and state.profile is not None:
+        failed = len(reporter.stats.get("failed", []))
+        errors = len(reporter.stats.get("error", []))
+        if exitstatus == pytest.ExitCode.TESTS_FAILED and not failed and errors:
+            session.exitstatus = exitcodes.COULD_NOT_CHECK
+    if state.profile is not None and config.option.ossm_target_version is not None:
+        from .gate import finish
+        finish(session, state.snapshot, state.profile)  # last: a no-go overrides the codes above
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -247,6 +261,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
     if state_of(config).profile is None or hasattr(config, "workerinput"):
         return
+    from .gate import write_summary
+
+    write_summary(terminalreporter, config)
     lines = area_summary(terminalreporter.stats)
     if lines:
         terminalreporter.write_sep("=", "ossm-conformance by area")

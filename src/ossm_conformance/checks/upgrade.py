@@ -1,0 +1,178 @@
+"""The pre-upgrade gate's rules and notes, as pure functions of the snapshot.
+
+A patch bump is safe to start only when it is a real patch bump (same minor, newer than what
+runs), when no earlier change is still in flight (an inactive revision waiting for deletion,
+an operator InstallPlan about to move to another OSSM minor), and when the conformance set is
+healthy (that last rule reads the run's outcomes: see gate.py). The notes tell the change
+owner how the target will arrive and what the configured updateStrategy will restart.
+"""
+
+from __future__ import annotations
+
+from ..facts import active_revision, installed_csv, running_istio_version, subscription
+from ..findings import Finding
+from ..profile import Profile
+from ..versions import minor_of, parse_version
+from ._k8s import dig, listing, meta, name, reads
+
+ISTIO_CRD = "istios.sailoperator.io"
+# InstallPlans that will not move anything any more: installed, or given up by OLM.
+_SETTLED_INSTALLPLAN_PHASES = ("Complete", "Failed")
+
+FIX_VERSION = ("Choose a newer patch of the running minor (make preupgrade TARGET=vX.Y.N). A minor upgrade "
+               "(e.g. 1.28 -> 1.29) is not a patch bump: it needs the operator channel for that minor and its own change.")
+FIX_INACTIVE_REVISION = ("Let the previous upgrade finish: the operator deletes an inactive revision "
+                         "inactiveRevisionDeletionGracePeriodSeconds after nothing references it (move workloads still "
+                         "labelled istio.io/rev=<old> first), then re-run the gate.")
+FIX_INSTALLPLAN = ("Finish or withdraw the operator change first: approve and complete the InstallPlan and re-run the "
+                   "conformance set, or delete it and pin the Subscription's channel to the installed minor "
+                   "(e.g. stable-3.3), so the operator does not change minor under the Istio patch bump.")
+
+
+def _istio(view, profile: Profile) -> dict | None:
+    # Select by name: OpenShift's ingress operator may add a second Istio (openshift-gateway).
+    return view.get("istios", profile.istio.name)
+
+
+# -- rules --------------------------------------------------------------------------------------
+
+@reads("istios", "istiorevisions")
+def target_is_newer_patch(view, profile: Profile, target: str) -> list[Finding]:
+    """The target is vMAJOR.MINOR.PATCH on the profile's minor, and newer than the running version."""
+    obj = f"--target-version {target}"
+    wanted = parse_version(target)
+    if wanted is None:
+        return [Finding(obj, "a release vMAJOR.MINOR.PATCH (e.g. v1.28.4)", f"malformed version {target!r}", FIX_VERSION)]
+    if wanted.minor_str != profile.istio_minor:
+        return [Finding(obj, f"a patch of the running minor {profile.istio_minor}",
+                        f"minor {wanted.minor_str}: a minor upgrade, not a patch bump", FIX_VERSION)]
+    rev = active_revision(view, profile)
+    rev_obj = f"IstioRevision {name(rev)}" if rev else f"the active IstioRevision of Istio {profile.istio.name}"
+    running_text = running_istio_version(view, profile)
+    running = parse_version(running_text)
+    if running is None:
+        return [Finding(rev_obj, "spec.version a concrete release (the running version)",
+                        f"spec.version {running_text!r}" if rev else "not found (status.activeRevisionName unset or revision absent)",
+                        "The operator writes the resolved version into IstioRevision.spec.version: check the Istio CR's "
+                        "status.activeRevisionName and the sail-operator's log.")]
+    if running.minor_str != profile.istio_minor:
+        return [Finding(rev_obj, f"the running version on the profile's minor {profile.istio_minor}",
+                        f"spec.version {running}", "Bring the mesh back to the profile's minor before a patch bump "
+                        "(the conformance set names the components that drifted).")]
+    if wanted <= running:
+        actual = "the same version as running" if wanted == running else f"older than running {running} (a downgrade)"
+        return [Finding(obj, f"a patch newer than the running {running} ({rev_obj}.spec.version)", actual, FIX_VERSION)]
+    return []
+
+
+def _revision_of(rev: dict, istio_name: str) -> bool:
+    """The operator sets the Istio CR as controller owner of its revisions; without owner references,
+    fall back to the naming rule (InPlace: the Istio's name; RevisionBased: '<name>-v1-28-x')."""
+    owners = meta(rev).get("ownerReferences") or []
+    if owners:
+        return any(o.get("kind") == "Istio" and o.get("name") == istio_name for o in owners)
+    return name(rev) == istio_name or name(rev).startswith(istio_name + "-v")
+
+
+@reads("istios", "istiorevisions")
+def no_inactive_revision_pending(view, profile: Profile) -> list[Finding]:
+    """Only the active revision exists: any other is the previous upgrade, not finished yet."""
+    istio = _istio(view, profile)
+    if istio is None:
+        return [Finding(f"Istio {profile.istio.name}", "the Istio CR exists", "not found",
+                        "Create the Istio CR as in the runbook's operand CRs before gating an upgrade.")]
+    active = dig(istio, "status.activeRevisionName")
+    if not active:
+        return [Finding(f"Istio {profile.istio.name}", "status.activeRevisionName set", "unset",
+                        "The operator has not settled on a revision: read the Istio CR's conditions and the operator log.")]
+    grace = dig(istio, "spec.updateStrategy.inactiveRevisionDeletionGracePeriodSeconds")
+    return [
+        Finding(f"IstioRevision {name(rev)}", f"only the active revision {active} of Istio {profile.istio.name}",
+                f"inactive revision {name(rev)} (spec.version {dig(rev, 'spec.version', '?')}) still exists, pending deletion"
+                f" (grace period {grace if grace is not None else 30}s)", FIX_INACTIVE_REVISION)
+        for rev in sorted(view.list("istiorevisions"), key=name)
+        if name(rev) != active and _revision_of(rev, profile.istio.name)
+    ]
+
+
+def ossm_minor_of_csv(csv: str | None) -> str | None:
+    """'3.3' for 'servicemeshoperator3.v3.3.7'; None for anything else."""
+    version = parse_version((csv or "").rpartition(".v")[2]) if csv and ".v" in csv else None
+    return version.minor_str if version else None
+
+
+@reads("subscriptions", "installplans")
+def no_installplan_to_other_minor(view, profile: Profile) -> list[Finding]:
+    """No InstallPlan of the mesh operator, still to run, installs a CSV of another OSSM minor."""
+    sub = subscription(view, profile)
+    if sub is None:
+        return [Finding("Subscription servicemeshoperator3", "the mesh operator's Subscription", "not found",
+                        "Install the operator as the runbook says (oc -n openshift-operators get sub,csv).")]
+    namespace = meta(sub).get("namespace", "")
+    csv = installed_csv(view, profile)
+    installed_minor = ossm_minor_of_csv(csv)
+    if installed_minor is None:
+        return [Finding(f"Subscription {namespace}/{name(sub)}", "status.installedCSV <package>.vX.Y.Z",
+                        f"status.installedCSV {csv!r}", "Let OLM finish installing the operator, then re-run the gate.")]
+    package_prefix = csv.rpartition(".v")[0] + ".v"
+    findings = []
+    for plan in sorted(view.list("installplans", namespace), key=name):
+        phase = dig(plan, "status.phase", "")
+        if phase in _SETTLED_INSTALLPLAN_PHASES:
+            continue
+        others = [c for c in dig(plan, "spec.clusterServiceVersionNames", []) or []
+                  if c.startswith(package_prefix) and ossm_minor_of_csv(c) not in (None, installed_minor)]
+        if others:
+            findings.append(Finding(
+                f"InstallPlan {namespace}/{name(plan)}",
+                f"no pending InstallPlan toward another OSSM minor than the installed {installed_minor} ({csv})",
+                f"phase {phase or '(empty)'}, approval {dig(plan, 'spec.approval', '?')}, installs {listing(others)}",
+                FIX_INSTALLPLAN))
+    return findings
+
+
+GATE_RULES = (target_is_newer_patch, no_inactive_revision_pending, no_installplan_to_other_minor)
+
+
+# -- notes --------------------------------------------------------------------------------------
+
+def offered_versions(crd: dict | None) -> list[str] | None:
+    """The Istio CRD's spec.version enum (storage version): what the installed operator can run."""
+    for version in dig(crd or {}, "spec.versions", []) or []:
+        if version.get("storage"):
+            return dig(version, "schema.openAPIV3Schema.properties.spec.properties.version.enum")
+    return None
+
+
+@reads("subscriptions", "customresourcedefinitions", "istios")
+def arrival_note(view, profile: Profile, target: str) -> str:
+    csv = installed_csv(view, profile) or "(unknown)"
+    offered = offered_versions(view.get("customresourcedefinitions", ISTIO_CRD))
+    if offered is None:
+        return f"How {target} arrives: unknown (the CRD {ISTIO_CRD} or its spec.version enum could not be read)."
+    spec_version = dig(_istio(view, profile) or {}, "spec.version", "")
+    alias = spec_version if spec_version.endswith("-latest") else ""
+    if target in offered:
+        how = f"set Istio {profile.istio.name} spec.version: {target}" + (f" (it follows {alias} now)" if alias else "")
+        return f"{target} is already offered by the installed operator {csv} (the Istio CRD's spec.version enum accepts it): {how}."
+    newest = [v for v in offered if minor_of(v) == minor_of(target) and parse_version(v)]
+    newest_text = max(newest, key=parse_version) if newest else "none"
+    follow = (f"; Istio {profile.istio.name} follows {alias}, so the operator update alone rolls the mesh to its newest patch"
+              if alias else "")
+    return (f"{target} arrives only after an operator update; installed CSV {csv} does not offer it "
+            f"(newest {minor_of(target) or '?'} release in the Istio CRD's spec.version enum: {newest_text}){follow}.")
+
+
+@reads("istios")
+def strategy_note(view, profile: Profile) -> str:
+    istio = _istio(view, profile) or {}
+    strategy = dig(istio, "spec.updateStrategy.type") or profile.istio.update_strategy
+    grace = dig(istio, "spec.updateStrategy.inactiveRevisionDeletionGracePeriodSeconds")
+    shared = "IstioCNI and ZTunnel are not revisioned: their DaemonSets roll in place whatever the strategy."
+    if strategy == "RevisionBased":
+        return ("updateStrategy RevisionBased: the new revision runs side by side with the current one; workloads move "
+                "when relabelled (istio.io/rev) and the old revision is removed inactiveRevisionDeletionGracePeriodSeconds "
+                f"({grace if grace is not None else 30}s) after nothing uses it. " + shared)
+    return ("updateStrategy InPlace: the upgrade restarts every control-plane and data-plane component (istiod, "
+            "istio-cni, ztunnel) - the runbook's \"Service Mesh upgrade rolls everything\": expected for InPlace; plan it "
+            "in a low-traffic window, or switch to RevisionBased for zero downtime.")

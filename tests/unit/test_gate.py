@@ -1,0 +1,218 @@
+"""The pre-upgrade gate's rules, notes and verdict on small snapshots (no cluster)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ossm_conformance import exitcodes
+from ossm_conformance.checks import upgrade
+from ossm_conformance.gate import ConformanceOutcome, conformance_outcome, decide, malformed, not_checked, write
+from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
+from ossm_conformance.profile import load_profile
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = load_profile(REPO / "profiles" / "spoke-dc-v6.yaml")
+CSV = "servicemeshoperator3.v3.3.7"
+HEALTHY_RUN = ConformanceOutcome(passed=40)
+
+
+def istio(strategy="InPlace", active="default", version="v1.28-latest", grace=30):
+    return {"kind": "Istio", "metadata": {"name": "default"},
+            "spec": {"version": version, "updateStrategy": {"type": strategy,
+                                                            "inactiveRevisionDeletionGracePeriodSeconds": grace}},
+            "status": {"activeRevisionName": active}}
+
+
+def revision(name="default", version="v1.28.3", owner="default"):
+    meta = {"name": name}
+    if owner:
+        meta["ownerReferences"] = [{"kind": "Istio", "name": owner, "apiVersion": "sailoperator.io/v1"}]
+    return {"kind": "IstioRevision", "metadata": meta, "spec": {"version": version}}
+
+
+def installplan(name, csvs, phase="RequiresApproval"):
+    return {"kind": "InstallPlan", "metadata": {"name": name, "namespace": "openshift-operators"},
+            "spec": {"clusterServiceVersionNames": csvs, "approval": "Manual", "approved": False},
+            "status": {"phase": phase}}
+
+
+def istio_crd(enum):
+    return {"kind": "CustomResourceDefinition", "metadata": {"name": upgrade.ISTIO_CRD},
+            "spec": {"versions": [{"name": "v1", "storage": True, "schema": {"openAPIV3Schema": {"properties": {
+                "spec": {"properties": {"version": {"enum": enum}}}}}}}]}}
+
+
+ENUM_1_28_3 = ["v1.28-latest", "v1.28.3", "v1.28.2", "v1.28.1", "v1.28.0", "v1.27-latest", "v1.27.5"]
+
+
+def snapshot(istios=None, revisions=None, plans=(), enum=ENUM_1_28_3, csv=CSV, broken=()):
+    sub = {"kind": "Subscription", "metadata": {"name": "servicemeshoperator3", "namespace": "openshift-operators"},
+           "spec": {"name": "servicemeshoperator3"}, "status": {"installedCSV": csv, "currentCSV": csv}}
+    reads = {
+        Read("istios"): [istio()] if istios is None else istios,
+        Read("istiorevisions"): [revision()] if revisions is None else revisions,
+        Read("subscriptions", "openshift-operators"): [sub],
+        Read("installplans", "openshift-operators"): list(plans),
+        Read("customresourcedefinitions", name=upgrade.ISTIO_CRD): [istio_crd(enum)],
+    }
+    return Snapshot([ReadResult(r, items, error=f"list {r.kind}: forbidden" if r.kind in broken else None)
+                     for r, items in reads.items()])
+
+
+def verdict(target, outcome=HEALTHY_RUN, **kw):
+    return decide(snapshot(**kw), PROFILE, target, outcome)
+
+
+# -- the version rule ---------------------------------------------------------------------------
+
+def test_next_patch_is_go():
+    v = verdict("v1.28.4")
+    assert (v.verdict, v.running, v.reasons) == ("go", "v1.28.3", [])
+
+
+def test_any_newer_patch_of_the_running_minor_is_go():
+    assert verdict("v1.28.10").verdict == "go"
+
+
+@pytest.mark.parametrize("target, says", [
+    ("v1.29.0", "minor 1.29: a minor upgrade, not a patch bump"),
+    ("v1.27.9", "minor 1.27: a minor upgrade, not a patch bump"),
+    ("v1.28.2", "older than running v1.28.3 (a downgrade)"),
+    ("v1.28.3", "the same version as running"),
+    ("1.28.x", "malformed version '1.28.x'"),
+    ("v1.28-latest", "malformed version 'v1.28-latest'"),
+])
+def test_not_a_newer_patch_is_no_go(target, says):
+    v = verdict(target)
+    assert v.verdict == "no-go"
+    assert len(v.reasons) == 1 and says in v.reasons[0] and v.reasons[0].startswith(f"--target-version {target}:")
+
+
+def test_malformed_verdict_reads_nothing():
+    v = malformed("banana")
+    assert v.as_json() == {"verdict": "no-go", "target": "banana", "running": None, "reasons": v.reasons, "notes": []}
+    assert "malformed version 'banana'" in v.reasons[0]
+
+
+def test_unknown_running_version_is_no_go():
+    v = verdict("v1.28.4", istios=[istio(active="")], revisions=[])
+    assert v.verdict == "no-go" and v.running is None
+    assert any("the active IstioRevision of Istio default" in r for r in v.reasons)
+
+
+def test_running_off_the_profiles_minor_is_no_go():
+    v = verdict("v1.28.4", revisions=[revision(version="v1.27.5")])
+    assert any("IstioRevision default: expected the running version on the profile's minor 1.28" in r for r in v.reasons)
+
+
+# -- revisions and InstallPlans -----------------------------------------------------------------
+
+def test_inactive_revision_pending_deletion_is_no_go():
+    v = verdict("v1.28.4", istios=[istio(strategy="RevisionBased", active="default-v1-28-3")],
+                revisions=[revision("default-v1-28-2", "v1.28.2"), revision("default-v1-28-3", "v1.28.3")])
+    assert v.verdict == "no-go"
+    assert v.reasons == [r for r in v.reasons if r.startswith("IstioRevision default-v1-28-2:")]
+    assert "pending deletion (grace period 30s)" in v.reasons[0]
+
+
+def test_another_istios_revision_is_not_ours():
+    """OpenShift's ingress operator adds Istio openshift-gateway with its own revision."""
+    v = verdict("v1.28.4", revisions=[revision(), revision("openshift-gateway", "v1.28.3", owner="openshift-gateway")])
+    assert v.verdict == "go"
+
+
+def test_pending_installplan_to_another_minor_is_no_go():
+    v = verdict("v1.28.4", plans=[installplan("install-next", ["servicemeshoperator3.v3.4.2"])])
+    assert v.verdict == "no-go"
+    assert len(v.reasons) == 1 and v.reasons[0].startswith("InstallPlan openshift-operators/install-next:")
+    assert "phase RequiresApproval, approval Manual, installs servicemeshoperator3.v3.4.2" in v.reasons[0]
+
+
+@pytest.mark.parametrize("plan", [
+    installplan("done", ["servicemeshoperator3.v3.4.2"], phase="Complete"),
+    installplan("gave-up", ["servicemeshoperator3.v3.4.2"], phase="Failed"),
+    installplan("same-minor", ["servicemeshoperator3.v3.3.8"]),
+    installplan("kiali", ["kiali-operator.v2.22.2"]),
+])
+def test_installplans_that_do_not_move_the_mesh_operator_minor_are_go(plan):
+    assert verdict("v1.28.4", plans=[plan]).verdict == "go"
+
+
+def test_unreadable_kind_is_no_go_not_a_pass():
+    v = verdict("v1.28.4", broken=("installplans",))
+    assert v.reasons == ["could not check no_installplan_to_other_minor: list installplans: forbidden"]
+
+
+# -- the conformance set ------------------------------------------------------------------------
+
+def test_failed_or_errored_conformance_tests_are_named():
+    outcome = ConformanceOutcome(passed=30, failed=("test_data_plane.py::test_ztunnel[ztunnel]",),
+                                 errors=("test_operator.py::test_csv_succeeded[servicemeshoperator3]",))
+    v = verdict("v1.28.4", outcome=outcome)
+    assert v.reasons == ["conformance test failed: test_data_plane.py::test_ztunnel[ztunnel]",
+                         "conformance test could not check (error): test_operator.py::test_csv_succeeded[servicemeshoperator3]"]
+
+
+def test_gate_alone_without_the_conformance_set_is_no_go():
+    v = verdict("v1.28.4", outcome=ConformanceOutcome())
+    assert v.verdict == "no-go" and "the conformance set did not run" in v.reasons[0]
+
+
+class _Report:
+    def __init__(self, nodeid, when="call", gate=False):
+        self.nodeid, self.when = nodeid, when
+        self.keywords = {"preupgrade": 1} if gate else {"data_plane": 1}
+
+
+def test_outcome_excludes_the_gates_own_tests_and_counts_tests_once():
+    stats = {"passed": [_Report("a", "setup"), _Report("a"), _Report("a", "teardown"), _Report("g", gate=True)],
+             "failed": [_Report("b"), _Report("g2", gate=True)], "error": [_Report("c", "setup"), _Report("c", "teardown")]}
+    assert conformance_outcome(stats) == ConformanceOutcome(passed=1, failed=("b",), errors=("c",))
+
+
+# -- notes ---------------------------------------------------------------------------------------
+
+def test_target_outside_the_enum_arrives_with_an_operator_update():
+    note = verdict("v1.28.4").notes[0]
+    assert note.startswith(f"v1.28.4 arrives only after an operator update; installed CSV {CSV} does not offer it")
+    assert "newest 1.28 release in the Istio CRD's spec.version enum: v1.28.3" in note
+    assert "follows v1.28-latest" in note
+
+
+def test_target_in_the_enum_is_already_offered():
+    note = verdict("v1.28.4", enum=["v1.28-latest", "v1.28.4", "v1.28.3"]).notes[0]
+    assert note.startswith(f"v1.28.4 is already offered by the installed operator {CSV}")
+
+
+def test_unreadable_crd_note_says_so_and_verdict_stands():
+    v = verdict("v1.28.4", broken=("customresourcedefinitions",))
+    assert v.verdict == "go" and "could not tell" in v.notes[0]
+
+
+def test_inplace_note_says_everything_restarts():
+    note = verdict("v1.28.4").notes[1]
+    assert note.startswith("updateStrategy InPlace: the upgrade restarts every control-plane and data-plane component")
+    assert "Service Mesh upgrade rolls everything" in note
+
+
+def test_revision_based_note_says_side_by_side():
+    note = verdict("v1.28.4", istios=[istio(strategy="RevisionBased", grace=120)]).notes[1]
+    assert "side by side" in note and "relabelled" in note and "(120s)" in note
+
+
+# -- gate.json ------------------------------------------------------------------------------------
+
+def test_gate_json_has_the_documented_shape(tmp_path):
+    path = tmp_path / "reports" / "gate.json"
+    write(path, verdict("v1.29.0"))
+    data = json.loads(path.read_text())
+    assert list(data) == ["verdict", "target", "running", "reasons", "notes"]
+    assert (data["verdict"], data["target"], data["running"]) == ("no-go", "v1.29.0", "v1.28.3")
+
+
+def test_run_that_never_read_the_cluster_is_no_go():
+    v = not_checked("v1.28.4", exitcodes.COULD_NOT_CHECK)
+    assert v.verdict == "no-go" and "exit 12: could not check" in v.reasons[0]
