@@ -1,0 +1,64 @@
+"""Installs the real CRDs (../shared/crds) so that the twin is validated by the real schemas.
+
+They are created, not client-side applied: the CSV and Istio CRDs are 700-800 KB and
+last-applied-configuration annotations are capped at 256 KiB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tenacity
+import yaml
+
+from lab.kubeapi import Api, ApiException
+from lab.paths import crds_dir
+
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+ESTABLISH_WAIT_S = 60
+
+WHERE_TO_GET = (
+    "the CRDs are not at {dir}: set OSSM_CRDS_DIR, or fetch the same files from the pinned projects "
+    "(sail-operator tag 1.28.3 chart/crds, operator-framework/api v0.45.0 crds, gateway-api v1.3.0 "
+    "config/crd/standard, prometheus-operator v0.93.0 example/prometheus-operator-crd, openshift/api "
+    "config/v1 zz_generated.crd-manifests) as ../shared/crds/README.md describes"
+)
+
+
+class CrdsMissing(RuntimeError):
+    pass
+
+
+def load(directory: Path | None = None) -> list[dict]:
+    directory = directory or crds_dir()
+    files = sorted(directory.glob("*/*.yaml")) if directory.is_dir() else []
+    crds = [doc for f in files for doc in yaml.safe_load_all(f.read_text())
+            if doc and doc.get("kind") == "CustomResourceDefinition"]
+    if not crds:
+        raise CrdsMissing(WHERE_TO_GET.format(dir=directory))
+    return crds
+
+
+def install(api: Api, crds: list[dict] | None = None) -> list[str]:
+    """Creates every CRD (an existing one is left alone) and waits until all are Established."""
+    crds = crds if crds is not None else load()
+    for crd in crds:
+        try:
+            api.request("POST", CRD_PATH, crd)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+    names = {c["metadata"]["name"] for c in crds}
+    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(ESTABLISH_WAIT_S),
+                                     wait=tenacity.wait_fixed(0.2), reraise=True):
+        with attempt:
+            pending = names - established(api)
+            if pending:
+                raise TimeoutError(f"CRDs not Established after {ESTABLISH_WAIT_S} s: {sorted(pending)}")
+    return sorted(names)
+
+
+def established(api: Api) -> set[str]:
+    return {c["metadata"]["name"] for c in api.get(CRD_PATH).get("items", [])
+            if any(cond["type"] == "Established" and cond["status"] == "True"
+                   for cond in c.get("status", {}).get("conditions", []))}

@@ -1,0 +1,292 @@
+"""Seeds the healthy twin of spoke-dc-v6 from lab/twin/*.yaml, through the API.
+
+    from lab.kubeapi import Api
+    from lab import seed
+    seed.seed(Api(kubeconfig))                              # the twin: 6 nodes, the real tenants
+    seed.seed(Api(kubeconfig), nodes=300, extra_tenants=500)  # same loader, benchmark scale
+
+`render()` turns the YAML (cluster.yaml, nodes.yaml, workloads.yaml, tenants.yaml and their
+templates) into the full list of objects, deterministically: names, pod IPs and hashes depend only on
+the parameters, so `reset` can re-render the same twin. `apply()` creates each object, then writes
+its status through the status subresource as its controller would (observedGeneration = the
+generation the API server assigned). Objects are created kind by kind in lab.kubeapi.KINDS order
+so owners exist (and their uids are known) before what they own.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from string import Template
+
+import tenacity
+import yaml
+
+from lab.kubeapi import KINDS, Api, ApiException, kind_of
+from lab.paths import TWIN_DIR
+
+DEFAULT_NODES = 6
+WORKERS = 4  # parallel writers: the apiserver, etcd and this process share 2 cores
+_ORDER = {k.kind: i for i, k in enumerate(KINDS)}
+_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the one k8s uses for generated names
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+def _load(name: str):
+    return yaml.safe_load((TWIN_DIR / name).read_text())
+
+
+def _token(seed: str, n: int) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_HASH_ALPHABET[b % len(_HASH_ALPHABET)] for b in digest[:n])
+
+
+def _hex(seed: str, n: int = 64) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+def _render_file(name: str, variables: dict) -> list[dict]:
+    """string.Template over the YAML text; dict/list variables are inlined as JSON (flow YAML)."""
+    text = (TWIN_DIR / name).read_text()
+    flat = {k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in variables.items()}
+    return [doc for doc in yaml.safe_load_all(Template(text).substitute(flat)) if doc]
+
+
+class Topology:
+    """Nodes and their addresses; hands out pod IPs from each node's pod CIDR."""
+
+    def __init__(self, spec: dict, nodes: int):
+        masters = spec["masters"]
+        if nodes < masters + 3:
+            raise ValueError(f"the twin needs at least {masters + 3} nodes (3 workers carry its pods)")
+        self.spec = spec
+        self.names = [f"{spec['cluster']}-master-{i}" for i in range(masters)] + \
+                     [f"{spec['cluster']}-worker-{i}" for i in range(nodes - masters)]
+        self.workers = self.names[masters:]
+        self.index = {n: i for i, n in enumerate(self.names)}
+        self._next_pod = {n: 10 for n in self.names}
+        self._block = 2 ** (32 - spec["pod_cidr_prefix"])
+
+    def _ip(self, base_key: str, offset: int) -> str:
+        return str(ipaddress.ip_address(self.spec[base_key]) + offset)
+
+    def internal_ip(self, node: str) -> str:
+        return self._ip("internal_ip_base", self.index[node] + 1)
+
+    def ztunnel_ip(self, node: str) -> str:
+        return self._ip("ztunnel_ip_base", self.index[node] + 1)
+
+    def pod_cidr(self, node: str) -> str:
+        return f"{self._ip('pod_cidr_base', self.index[node] * self._block)}/{self.spec['pod_cidr_prefix']}"
+
+    def pod_ip(self, node: str) -> str:
+        offset = self._next_pod[node]
+        self._next_pod[node] += 1
+        return self._ip("pod_cidr_base", self.index[node] * self._block + offset)
+
+    def role(self, node: str) -> str:
+        return "master" if self.index[node] < self.spec["masters"] else "worker"
+
+
+def node_ips(nodes: int = DEFAULT_NODES) -> list[str]:
+    topo = Topology(_load("nodes.yaml"), nodes)
+    return [topo.internal_ip(n) for n in topo.names]
+
+
+def _nodes(topo: Topology, now: str) -> list[dict]:
+    spec = topo.spec
+    objs = []
+    for node in topo.names:
+        role = spec["roles"][topo.role(node)]
+        base = {"node": node, "now": now, "internal_ip": topo.internal_ip(node),
+                "ztunnel_ip": topo.ztunnel_ip(node), "kubelet_port": spec["kubelet_port"]}
+        labels = {"kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                  "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
+                  "node.openshift.io/os_id": "rhcos", **role["labels"]}
+        objs += _render_file(spec["node_template"], {
+            **base, "node_labels": labels, "taints": role["taints"], "pod_cidr": topo.pod_cidr(node),
+            "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, node)), "machine_id": _hex(node, 32)})
+        for template in spec["daemonset_pod_templates"]:
+            objs += _render_file(template, {**base, "pod_suffix": _token(template + node, 5),
+                                            "container_id": _hex(template + node)})
+    return objs
+
+
+def _workload(entry: dict, topo: Topology, now: str) -> list[dict]:
+    """One workload entry -> ServiceAccount, Deployment, ReplicaSet, Pod (+ Service)."""
+    name, ns, node = entry["name"], entry["namespace"], entry["node"]
+    rs_hash = _token(f"{ns}/{name}/rs", 10)
+    variables = {
+        "service_account": name, "container": name, "pod_annotations": {},
+        **entry,
+        "pod_labels": {**entry["labels"], "pod-template-hash": rs_hash},
+        "pod_selector": {**entry["selector"], "pod-template-hash": rs_hash},
+        "rs_hash": rs_hash, "pod_suffix": _token(f"{ns}/{name}/pod", 5), "now": now,
+        "internal_ip": topo.internal_ip(node), "pod_ip": topo.pod_ip(node),
+        "container_id": _hex(f"{ns}/{name}"),
+    }
+    objs = _render_file("templates/workload.yaml", variables)
+    deployment = next(o for o in objs if o["kind"] == "Deployment")
+    if entry.get("deployment_owner"):
+        deployment["metadata"]["ownerReferences"] = entry["deployment_owner"]
+    if entry.get("service_ports"):
+        objs += _render_file("templates/service.yaml", variables)
+    return objs
+
+
+def _platform_workloads(topo: Topology, now: str) -> list[dict]:
+    spec = _load("workloads.yaml")
+    return [o for w in spec["workloads"] for o in _workload({**spec["defaults"], **w}, topo, now)]
+
+
+def _tenant(tenant: dict, spec: dict, topo: Topology, now: str, rr: list[int]) -> list[dict]:
+    ns = tenant["namespace"]
+    labels = tenant.get("labels") or {}
+    ambient = labels.get("istio.io/dataplane-mode") == "ambient"
+    apps = []
+    for app in tenant["apps"]:
+        entry = {**spec["app_defaults"], **app, "namespace": ns}
+        entry = {k: Template(v).safe_substitute(namespace=ns, name=entry["name"]) if isinstance(v, str) else v
+                 for k, v in entry.items()}
+        if "node" not in entry:  # generated tenants: round-robin over the workers
+            entry["node"] = topo.workers[rr[0] % len(topo.workers)]
+            rr[0] += 1
+        port = entry.pop("port")
+        entry.setdefault("labels", {"app": entry["name"]})
+        entry.setdefault("selector", {"app": entry["name"]})
+        entry.setdefault("ports", [{"name": "http", "containerPort": port, "protocol": "TCP"}])
+        entry.setdefault("service_ports", [{"name": "http", "port": port, "targetPort": port, "protocol": "TCP"}])
+        if ambient and entry["labels"].get("istio.io/dataplane-mode") != "none":
+            entry["pod_annotations"] = spec["ambient_pod_annotations"]
+        apps.append(entry)
+
+    app_ports = sorted({p["containerPort"] for a in apps for p in a["ports"]} - {15008})
+    variables = {"namespace": ns, "namespace_labels": labels, "now": now,
+                 "waypoint": tenant.get("waypoint", ""),
+                 "app_ports": [{"protocol": "TCP", "port": p} for p in app_ports],
+                 "mesh_ports": [{"protocol": "TCP", "port": p} for p in [15008, *app_ports]]}
+    objs = _render_file("templates/tenant-namespace.yaml", variables)
+    if tenant.get("workload_identity"):
+        objs += _render_file("templates/tenant-enrolled.yaml", variables)
+    for extra in tenant.get("extra", []):
+        objs += _render_file(extra, variables)
+    for entry in apps:
+        objs += _workload(entry, topo, now)
+    return objs
+
+
+def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None = None) -> list[dict]:
+    """Every object of the twin, in creation order. Pure: no API calls."""
+    now = now or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    topo = Topology(_load("nodes.yaml"), nodes)
+    objs = _render_file("cluster.yaml", {"now": now, "node_count": len(topo.names)})
+    objs += _nodes(topo, now)
+    objs += _platform_workloads(topo, now)
+    spec = _load("tenants.yaml")
+    rr = [0]
+    tenants = list(spec["tenants"])
+    for i in range(extra_tenants):
+        generated = copy.deepcopy(spec["generated"])
+        generated["namespace"] = Template(generated["namespace"]).substitute(index=f"{i:04d}")
+        tenants.append(generated)
+    for tenant in tenants:
+        objs += _tenant(tenant, spec, topo, now, rr)
+    objs.sort(key=lambda o: _ORDER[o["kind"]])  # stable: keeps file order within a kind
+    return objs
+
+
+# --- applying --------------------------------------------------------------------------------
+
+def key(obj: dict) -> tuple[str, str, str]:
+    return obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def _resolve_owners(obj: dict, uids: dict) -> None:
+    for ref in obj["metadata"].get("ownerReferences", []):
+        ns = obj["metadata"].get("namespace", "") if kind_of(obj).namespaced else ""
+        owner = uids.get((ref["kind"], ns, ref["name"])) or uids.get((ref["kind"], "", ref["name"]))
+        if owner is None:
+            raise LookupError(f"owner {ref['kind']}/{ref['name']} of {key(obj)} does not exist")
+        ref["uid"] = owner
+
+
+def _with_generation(status: dict, generation: int) -> dict:
+    """Controllers stamp the generation they acted on: status.observedGeneration, and per
+    condition for Gateway API kinds."""
+    status = copy.deepcopy(status)
+    if "observedGeneration" in status:
+        status["observedGeneration"] = generation
+    for conds in [status.get("conditions", [])] + [l.get("conditions", []) for l in status.get("listeners", [])]:
+        for c in conds:
+            if "observedGeneration" in c:
+                c["observedGeneration"] = generation
+    return status
+
+
+def write_status(api: Api, live: dict, status: dict) -> dict:
+    body = dict(live)
+    body["status"] = _with_generation(status, live["metadata"].get("generation", 1))
+    if live["kind"] == "Pod" and "qosClass" in live.get("status", {}):
+        body["status"].setdefault("qosClass", live["status"]["qosClass"])  # set by the API server
+    return api.replace(body, "status")
+
+
+# A CRD can be Established a moment before its REST endpoint answers: retry 404 briefly.
+_retry_new_kind = tenacity.Retrying(stop=tenacity.stop_after_delay(10), wait=tenacity.wait_fixed(0.2),
+                                    retry=tenacity.retry_if_exception(
+                                        lambda e: isinstance(e, ApiException) and e.status == 404),
+                                    reraise=True)
+
+
+def create(api: Api, obj: dict, uids: dict) -> dict:
+    obj = copy.deepcopy(obj)
+    status = obj.pop("status", None)
+    _resolve_owners(obj, uids)
+    live = _retry_new_kind(api.create, obj)
+    live["kind"], live["apiVersion"] = obj["kind"], obj["apiVersion"]
+    if status is not None:
+        live = write_status(api, live, status)
+        live["kind"], live["apiVersion"] = obj["kind"], obj["apiVersion"]
+    uids[key(obj)] = live["metadata"]["uid"]
+    return live
+
+
+def apply(api: Api, objs: list[dict], uids: dict | None = None) -> dict:
+    """Creates objects kind by kind (parallel within a kind). Returns the uid map."""
+    uids = {} if uids is None else uids
+    by_kind: dict[str, list[dict]] = {}
+    for obj in objs:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for kind in sorted(by_kind, key=_ORDER.__getitem__):
+            list(pool.map(lambda o: create(api, o, uids), by_kind[kind]))
+    return uids
+
+
+def seed(api: Api, nodes: int = DEFAULT_NODES, extra_tenants: int = 0) -> list[dict]:
+    """Seeds the healthy twin into an empty lab; returns the rendered objects."""
+    objs = render(nodes, extra_tenants)
+    apply(api, objs)
+    return objs
+
+
+def namespaces(objs: list[dict]) -> set[str]:
+    return {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
+
+
+def save_params(path: Path, nodes: int, extra_tenants: int) -> None:
+    path.write_text(json.dumps({"nodes": nodes, "extra_tenants": extra_tenants}) + "\n")
+
+
+def load_params(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"nodes": DEFAULT_NODES, "extra_tenants": 0}
