@@ -59,3 +59,21 @@ report: ## render reports/allure-results as HTML with Allure 3 (npm, no Java) in
 
 clean: ## remove generated reports and caches (not the lab binaries)
 	rm -rf $(REPORTS)/allure-results $(REPORTS)/html $(REPORTS)/junit.xml $(REPORTS)/gate.json .pytest_cache
+
+# --- lab (control plane) ---
+# The local twin of spoke-dc-v6 (lab/): real kube-apiserver + etcd, seeded from lab/twin.
+# LAB_DIR selects the lab's state directory, so several labs can run side by side.
+LAB = OSSM_LAB_DIR=$(LAB_DIR) $(PY) -m lab
+.PHONY: lab-build lab-up lab-down lab-fault
+lab-build: ## build kube-apiserver and etcd into .lab/bin (a no-op unless lab/go changed)
+	$(PY) -m lab build
+
+lab-up: install ## start the lab and seed the twin (builds first if needed); says so if one runs
+	$(LAB) up
+
+lab-down: ## stop the lab's processes (by pid) and remove its state (keeps .lab/bin)
+	$(LAB) down
+
+lab-fault: ## make lab-fault FAULT=<name>|list|reset
+	@test -n "$(FAULT)" || { echo "make lab-fault: set FAULT=<name>, FAULT=list or FAULT=reset"; exit 4; }
+	$(LAB) fault $(FAULT)
