@@ -6,7 +6,7 @@ runbook revision is one edit, and so every message a user sees can be traced bac
 """
 
 # -- failure-mode table -----------------------------------------------------------------------
-PLAINTEXT = ("Traffic between ambient pods is plaintext when the CNI plugin is not active on the node; "
+PLAINTEXT = ("Traffic between two ambient pods is plaintext: CNI plugin not active on the node; "
              "or namespace not labelled. Verify oc get ds -n istio-cni; relabel ns "
              "(oc label namespace <ns> istio.io/dataplane-mode=ambient).")
 L7_WITHOUT_WAYPOINT = ("L7 policies have no effect: the namespace has no Waypoint Gateway. "

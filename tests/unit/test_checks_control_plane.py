@@ -1,0 +1,115 @@
+"""Control-plane checks: the sail-operator CRs by name, their spec, the active revision's version."""
+
+import pytest
+from objects import cond, find, healthy, param, remove, run, text
+
+from ossm_conformance.checks import control_plane
+
+CR_IDS = ("Istio/default", "IstioCNI/default", "ZTunnel/default")
+
+
+def _istio(c, name="default"):
+    return find(c, "istios", name)
+
+
+@pytest.mark.parametrize("cr_id", CR_IDS)
+def test_healthy_crs_pass(cr_id):
+    cr = param("sail_cr", cr_id)
+    assert run(control_plane.sail_cr_healthy, healthy(), cr) == []
+    assert run(control_plane.sail_cr_spec_as_profiled, healthy(), cr) == []
+
+
+def test_healthy_active_revision_passes():
+    assert run(control_plane.active_revision_on_minor, healthy(), "default", "1.28") == []
+
+
+def test_istio_is_selected_by_name_not_as_the_only_one():
+    c = healthy()
+    remove(c, "istios", "default")  # only OCP's openshift-gateway Istio is left
+    findings = run(control_plane.sail_cr_healthy, c, param("sail_cr", "Istio/default"))
+    assert "not found (present: openshift-gateway)" in text(findings)
+
+
+def test_unhealthy_openshift_gateway_istio_does_not_fail_ours():
+    c = healthy()
+    _istio(c, "openshift-gateway")["status"].update(state="ReconcileError", conditions=[cond("Ready", "False", "ReconcileError")])
+    assert run(control_plane.sail_cr_healthy, c, param("sail_cr", "Istio/default")) == []
+
+
+@pytest.mark.parametrize("mutate, fragment, settling", [
+    (lambda c: _istio(c)["status"].update(state="IstiodNotReady", conditions=[
+        cond("Reconciled"), cond("Ready", "False", "IstiodNotReady", "not all istiod pods are ready"), cond("DependenciesHealthy")]),
+     "Ready=False (IstiodNotReady: not all istiod pods are ready)", True),
+    (lambda c: _istio(c)["status"].update(state="ReconcileError", conditions=[
+        cond("Reconciled", "False", "ReconcileError", "boom"),
+        cond("Ready", "Unknown", "ReconcileError", "cannot determine readiness due to reconciliation error"), cond("DependenciesHealthy")]),
+     "Reconciled=False (ReconcileError: boom)", False),
+    (lambda c: _istio(c)["status"].update(state="ZTunnelNotFound", conditions=[
+        cond("Reconciled"), cond("Ready"), cond("DependenciesHealthy", "False", "ZTunnelNotFound", "ZTunnel resource does not exist")]),
+     "DependenciesHealthy=False (ZTunnelNotFound", False),
+    (lambda c: _istio(c)["metadata"].update(generation=2), "observedGeneration=1, generation=2", True),
+], ids=["istiod-not-ready", "reconcile-error", "ztunnel-not-found", "generation-not-observed"])
+def test_istio_health_findings(mutate, fragment, settling):
+    c = healthy()
+    mutate(c)
+    findings = run(control_plane.sail_cr_healthy, c, param("sail_cr", "Istio/default"))
+    hit = [f for f in findings if fragment in f.render()]
+    assert hit, text(findings)
+    assert hit[0].settling == settling
+
+
+def test_ztunnel_not_ready_names_the_daemonset_reason():
+    c = healthy()
+    find(c, "ztunnels", "default")["status"].update(
+        state="DaemonSetNotReady", conditions=[cond("Reconciled"), cond("Ready", "False", "DaemonSetNotReady", "not all ztunnel pods are ready")])
+    findings = run(control_plane.sail_cr_healthy, c, param("sail_cr", "ZTunnel/default"))
+    assert "status.state DaemonSetNotReady" in text(findings)
+    assert all(f.settling for f in findings)
+
+
+def test_cni_does_not_need_dependencies_healthy():
+    c = healthy()
+    find(c, "istiocnis", "default")["status"]["conditions"] = [cond("Reconciled"), cond("Ready")]
+    assert run(control_plane.sail_cr_healthy, c, param("sail_cr", "IstioCNI/default")) == []
+
+
+@pytest.mark.parametrize("cr_id, kind, path, value, fragment", [
+    ("Istio/default", "istios", "profile", "ambient", "spec.profile ambient"),
+    ("Istio/default", "istios", "version", "v1.27-latest", "spec.version v1.27-latest (minor 1.27)"),
+    ("Istio/default", "istios", "version", "v1.28.3", "spec.version v1.28.3"),
+    ("Istio/default", "istios", "updateStrategy", {"type": "RevisionBased"}, "spec.updateStrategy.type RevisionBased"),
+    ("Istio/default", "istios", "updateStrategy", {"type": "InPlace", "inactiveRevisionDeletionGracePeriodSeconds": 600},
+     "spec.updateStrategy.inactiveRevisionDeletionGracePeriodSeconds 600"),
+    ("IstioCNI/default", "istiocnis", "namespace", "kube-system", "spec.namespace kube-system"),
+    ("ZTunnel/default", "ztunnels", "version", "v1.26.2", "minor 1.26"),
+], ids=["istio-profile", "istio-minor", "istio-pinned-patch", "istio-strategy", "istio-grace", "cni-namespace", "ztunnel-minor"])
+def test_spec_findings(cr_id, kind, path, value, fragment):
+    c = healthy()
+    find(c, kind, "default")["spec"][path] = value
+    findings = run(control_plane.sail_cr_spec_as_profiled, c, param("sail_cr", cr_id))
+    assert fragment in text(findings)
+    assert not any(f.settling for f in findings)
+
+
+def test_unset_grace_period_is_the_documented_30():
+    c = healthy()
+    find(c, "istios", "default")["spec"]["updateStrategy"] = {"type": "InPlace"}
+    assert run(control_plane.sail_cr_spec_as_profiled, c, param("sail_cr", "Istio/default")) == []
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda c: find(c, "istiorevisions", "default")["spec"].update(version="v1.27.3"), "spec.version v1.27.3"),
+    (lambda c: remove(c, "istiorevisions", "default"), "IstioRevision/default"),
+    (lambda c: _istio(c)["status"].update(revisions={"total": 1, "ready": 0, "inUse": 0}), "revisions total=1, ready=0"),
+    (lambda c: _istio(c)["status"].pop("activeRevisionName"), "status.activeRevisionName set"),
+], ids=["revision-minor", "revision-missing", "none-ready", "no-active"])
+def test_active_revision_findings(mutate, fragment):
+    c = healthy()
+    mutate(c)
+    assert fragment in text(run(control_plane.active_revision_on_minor, c, "default", "1.28"))
+
+
+def test_in_use_zero_is_fine_in_ambient():
+    c = healthy()
+    assert _istio(c)["status"]["revisions"]["inUse"] == 0
+    assert run(control_plane.active_revision_on_minor, c, "default", "1.28") == []

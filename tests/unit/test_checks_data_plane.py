@@ -1,0 +1,113 @@
+"""Data-plane checks: istiod, and the DaemonSets on every node they should cover."""
+
+import pytest
+from objects import NODES, PROFILE, cond, find, healthy, param, remove, run, text
+
+from ossm_conformance.checks import data_plane
+
+DS_IDS = ("istio-cni/istio-cni-node", "ztunnel/ztunnel")
+
+
+def _ds(c, ds_id="ztunnel/ztunnel"):
+    ns, name = ds_id.split("/")
+    return find(c, "daemonsets", name, ns)
+
+
+def _five_of_six(c, ds_id="ztunnel/ztunnel"):
+    _ds(c, ds_id)["status"].update({k: 5 for k in ("desiredNumberScheduled", "currentNumberScheduled", "numberReady",
+                                                    "updatedNumberScheduled", "numberAvailable")})
+
+
+def test_healthy_istiod_passes():
+    assert run(data_plane.istiod_available, healthy(), PROFILE.istio) == []
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda c: remove(c, "deployments", "istiod", "istio-system"), "not found"),
+    (lambda c: find(c, "deployments", "istiod", "istio-system")["status"].update(readyReplicas=0, availableReplicas=0),
+     "readyReplicas=0"),
+    (lambda c: find(c, "deployments", "istiod", "istio-system")["status"].update(observedGeneration=0), "observedGeneration=0"),
+], ids=["missing", "not-ready", "generation"])
+def test_istiod_findings(mutate, fragment):
+    c = healthy()
+    mutate(c)
+    assert fragment in text(run(data_plane.istiod_available, c, PROFILE.istio))
+
+
+@pytest.mark.parametrize("ds_id", DS_IDS)
+@pytest.mark.parametrize("check", [data_plane.daemonset_rolled_out, data_plane.daemonset_pods_on_every_node],
+                         ids=lambda f: f.__name__)
+def test_healthy_daemonsets_pass(check, ds_id):
+    assert run(check, healthy(), param("daemonset", ds_id)) == []
+
+
+@pytest.mark.parametrize("ds_id", DS_IDS)
+def test_five_of_six_nodes_fails(ds_id):
+    c = healthy()
+    _five_of_six(c, ds_id)
+    findings = run(data_plane.daemonset_rolled_out, c, param("daemonset", ds_id))
+    assert "desiredNumberScheduled == 6" in text(findings)
+    assert "desiredNumberScheduled=5 of 6 nodes" in text(findings)
+    assert all(f.settling for f in findings)
+
+
+def test_cni_findings_carry_the_plaintext_remedy():
+    c = healthy()
+    _ds(c, "istio-cni/istio-cni-node")["status"]["numberReady"] = 5
+    findings = run(data_plane.daemonset_rolled_out, c, param("daemonset", "istio-cni/istio-cni-node"))
+    assert "numberReady=5" in text(findings)
+    assert "Verify oc get ds -n istio-cni; relabel ns" in findings[0].fix
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda c: _ds(c)["metadata"].update(generation=3), "observedGeneration=1, generation=3"),
+    (lambda c: _ds(c)["status"].update(updatedNumberScheduled=4), "updatedNumberScheduled=4"),
+    (lambda c: _ds(c)["status"].update(numberMisscheduled=1), "numberMisscheduled=1"),
+    (lambda c: remove(c, "daemonsets", "ztunnel", "ztunnel"), "not found"),
+], ids=["generation", "updating", "misscheduled", "missing"])
+def test_rollout_findings(mutate, fragment):
+    c = healthy()
+    mutate(c)
+    assert fragment in text(run(data_plane.daemonset_rolled_out, c, param("daemonset", "ztunnel/ztunnel")))
+
+
+def test_taints_not_tolerated_shrink_the_expected_nodes():
+    c = healthy()
+    _ds(c)["spec"]["template"]["spec"]["tolerations"] = []  # masters' NoSchedule taint now excludes them
+    _five_of_six(c)
+    findings = run(data_plane.daemonset_rolled_out, c, param("daemonset", "ztunnel/ztunnel"))
+    assert "desiredNumberScheduled == 3" in text(findings)
+    _ds(c)["status"].update({k: 3 for k in ("desiredNumberScheduled", "currentNumberScheduled", "numberReady",
+                                             "updatedNumberScheduled", "numberAvailable")})
+    assert run(data_plane.daemonset_rolled_out, c, param("daemonset", "ztunnel/ztunnel")) == []
+
+
+def test_node_selector_and_cordon_and_not_ready_nodes():
+    c = healthy()
+    _ds(c)["spec"]["template"]["spec"]["nodeSelector"] = {"node-role.kubernetes.io/worker": ""}
+    find(c, "nodes", "worker-0")["spec"]["unschedulable"] = True  # cordoned: daemon pods tolerate it
+    find(c, "nodes", "worker-1")["status"]["conditions"] = [cond("Ready", "False", "KubeletNotReady")]
+    _five_of_six(c)
+    findings = run(data_plane.daemonset_rolled_out, c, param("daemonset", "ztunnel/ztunnel"))
+    assert "desiredNumberScheduled == 2 (the Ready nodes it should cover: worker-0, worker-2)" in text(findings)
+    assert "worker-1" in text(findings)
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda c: remove(c, "pods", "ztunnel-worker-2", "ztunnel"), "no pod on node: worker-2"),
+    (lambda c: find(c, "pods", "ztunnel-worker-1", "ztunnel")["status"].update(conditions=[cond("Ready", "False")]),
+     "pod not Ready: ztunnel-worker-1 on worker-1"),
+], ids=["missing-pod", "unready-pod"])
+def test_pod_findings(mutate, fragment):
+    c = healthy()
+    mutate(c)
+    findings = run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", "ztunnel/ztunnel"))
+    assert fragment in text(findings)
+    assert all(f.settling for f in findings)
+
+
+def test_pods_of_other_workloads_do_not_count():
+    c = healthy()
+    find(c, "pods", "ztunnel-worker-2", "ztunnel")["metadata"]["labels"] = {"app": "something-else"}
+    assert "no pod on node: worker-2" in text(run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", "ztunnel/ztunnel")))
+    assert len(NODES) == 6

@@ -1,0 +1,84 @@
+"""Operator checks: Subscription, CSV (copies ignored), operator Deployment."""
+
+import pytest
+from objects import CSV, PROFILE, cond, find, healthy, remove, run, text
+
+from ossm_conformance.checks import operator
+
+SMO = PROFILE.operators[0]
+
+
+def _sub(c):
+    return find(c, "subscriptions", "servicemeshoperator3", "openshift-operators")
+
+
+def _csv(c):
+    return find(c, "clusterserviceversions", CSV, "openshift-operators")
+
+
+def _dep(c):
+    return find(c, "deployments", "servicemesh-operator3", "openshift-operators")
+
+
+@pytest.mark.parametrize("op", PROFILE.operators, ids=lambda o: o.package)
+@pytest.mark.parametrize("check", [operator.subscription_at_latest, operator.csv_succeeded,
+                                   operator.operator_deployment_available], ids=lambda f: f.__name__)
+def test_healthy_operators_pass(check, op):
+    assert run(check, healthy(), op) == []
+
+
+@pytest.mark.parametrize("mutate, fragment, settling", [
+    (lambda c: remove(c, "subscriptions", "servicemeshoperator3", "openshift-operators"), "none found", False),
+    (lambda c: _sub(c)["spec"].update(channel="stable-3.2"), "spec.channel stable-3.2", False),
+    (lambda c: _sub(c)["status"].update(state="UpgradePending"), "status.state UpgradePending", False),
+    (lambda c: _sub(c)["status"].update(state="UpgradeAvailable", currentCSV="servicemeshoperator3.v3.3.8"),
+     "currentCSV=servicemeshoperator3.v3.3.8", True),
+    (lambda c: _sub(c)["status"].update(installedCSV="sailoperator.v1.28.3", currentCSV="sailoperator.v1.28.3"),
+     "servicemeshoperator3.vX.Y.Z", False),
+    (lambda c: _sub(c)["status"]["conditions"].append(cond("ResolutionFailed", "True", "ConstraintsNotSatisfiable", "no operators found")),
+     "ResolutionFailed=True (ConstraintsNotSatisfiable", False),
+], ids=["missing", "channel", "upgrade-pending", "upgrade-available", "wrong-package-csv", "resolution-failed"])
+def test_subscription_findings(mutate, fragment, settling):
+    c = healthy()
+    mutate(c)
+    findings = run(operator.subscription_at_latest, c, SMO)
+    assert fragment in text(findings)
+    assert all(f.settling == settling for f in findings)
+
+
+@pytest.mark.parametrize("mutate, fragment, settling", [
+    (lambda c: _csv(c)["status"].update(phase="Failed", reason="InstallCheckFailed", message="install timeout"),
+     "phase Failed, reason InstallCheckFailed: install timeout", False),
+    (lambda c: _csv(c)["status"].update(phase="Installing", reason="InstallWaiting"), "phase Installing", True),
+    (lambda c: _csv(c)["status"].update(phase="Replacing", reason="BeingReplaced"), "phase Replacing", True),
+    (lambda c: remove(c, "clusterserviceversions", CSV, "openshift-operators"), "not found (only copies", False),
+    (lambda c: _sub(c)["status"].pop("installedCSV"), "no CSV installed yet", False),
+], ids=["failed", "installing", "replacing", "only-a-copy", "nothing-installed"])
+def test_csv_findings(mutate, fragment, settling):
+    c = healthy()
+    mutate(c)
+    findings = run(operator.csv_succeeded, c, SMO)
+    assert fragment in text(findings)
+    assert [f.settling for f in findings] == [settling]
+
+
+def test_copied_csv_in_install_namespace_is_not_the_install():
+    c = healthy()
+    _csv(c)["metadata"]["labels"] = {"olm.copiedFrom": "openshift-operators"}
+    assert "not found (only copies" in text(run(operator.csv_succeeded, c, SMO))
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda c: remove(c, "deployments", "servicemesh-operator3", "openshift-operators"), "not found"),
+    (lambda c: _dep(c)["status"].update(readyReplicas=0, availableReplicas=0,
+                                        conditions=[cond("Available", "False", "MinimumReplicasUnavailable")]),
+     "Available=False (MinimumReplicasUnavailable)"),
+    (lambda c: _dep(c)["status"].update(updatedReplicas=0), "updatedReplicas=0"),
+    (lambda c: _dep(c)["spec"].update(replicas=0), "scaled to zero"),
+], ids=["missing", "unavailable", "not-updated", "scaled-to-zero"])
+def test_operator_deployment_findings(mutate, fragment):
+    c = healthy()
+    mutate(c)
+    findings = run(operator.operator_deployment_available, c, SMO)
+    assert fragment in text(findings)
+    assert findings[0].object == "Deployment openshift-operators/servicemesh-operator3"
