@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from .. import runbook
 from ..findings import Finding
+from ..versions import minor_of
 from ._k8s import condition, condition_status, describe_condition, dig, generation_current, meta, name, reads
 
 _KIND_NAMES = {"istios": "Istio", "istiocnis": "IstioCNI", "ztunnels": "ZTunnel"}
@@ -19,7 +19,6 @@ _CONVERGING_REASONS = {"IstiodNotReady", "RemoteIstiodNotReady", "DaemonSetNotRe
                        "IstioCNINotHealthy", "ZTunnelNotHealthy"}
 # Values the sail-operator documents as the behaviour of an unset field.
 _SPEC_DEFAULTS = {"updateStrategy.type": "InPlace", "updateStrategy.inactiveRevisionDeletionGracePeriodSeconds": 30}
-_MINOR_RE = re.compile(r"^v(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,6 @@ class ExpectedCR:
     @property
     def title(self) -> str:
         return f"{_KIND_NAMES[self.kind]}/{self.name}"
-
-
-def minor_of(version: str | None) -> str | None:
-    m = _MINOR_RE.match(version or "")
-    return f"{m.group(1)}.{m.group(2)}" if m else None
 
 
 def _missing(view, cr: ExpectedCR) -> Finding:
