@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.cluster",
     "fixtures.conform",
     "fixtures.reporting",
+    "fixtures.mtls",
 ]

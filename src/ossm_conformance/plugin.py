@@ -23,6 +23,7 @@ from .kube.errors import describe
 from .kube.plan import snapshot_plan
 from .kube.server_info import kubernetes_version, openshift_version
 from .kube.snapshot import Snapshot, fetch
+from .mtls import options as mtls_options
 from .profile import Profile, ProfileError, load_profile
 from .versions import parse_version
 
@@ -71,6 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="pre-upgrade gate: the Istio patch version about to be rolled out")
     g.addoption("--gate-report", dest="ossm_gate_report", default="reports/gate.json", metavar="FILE",
                 help="where the pre-upgrade gate writes its verdict (default reports/gate.json)")
+    mtls_options.add_options(g)
     parser.addini("ossm_profile", "default profile path", default=DEFAULT_PROFILE)
 
 
@@ -132,6 +134,8 @@ def _validate_options(config: pytest.Config) -> None:
         from .gate import refuse_malformed
         refuse_malformed(config)  # a malformed target is a no-go: never leave a previous gate.json behind
         _bad_invocation(f"--target-version {opt.ossm_target_version!r} is not a version (expected vMAJOR.MINOR.PATCH, e.g. v1.28.4)")
+    if (problem := mtls_options.problem(opt)) is not None:
+        _bad_invocation(problem)
 
 
 # -- preflight and snapshot (controller only) --------------------------------------------------
@@ -195,8 +199,10 @@ def pytest_configure_node(node) -> None:
 # -- parametrization from the profile ----------------------------------------------------------
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from .mtls.params import MTLS_PARAMS
     from .params import PARAMS
 
+    PARAMS = {**PARAMS, **MTLS_PARAMS}
     profile = state_of(metafunc.config).profile
     for name in metafunc.fixturenames:
         if name in PARAMS:

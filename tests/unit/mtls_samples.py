@@ -1,0 +1,52 @@
+"""Sample ztunnel expositions for the mTLS unit tests (all 27 labels, as ztunnel 1.25+ writes them)."""
+
+from __future__ import annotations
+
+LABEL_NAMES = (
+    "reporter", "source_workload", "source_canonical_service", "source_canonical_revision",
+    "source_workload_namespace", "source_principal", "source_app", "source_version", "source_cluster",
+    "destination_service", "destination_service_namespace", "destination_service_name",
+    "destination_workload", "destination_canonical_service", "destination_canonical_revision",
+    "destination_workload_namespace", "destination_principal", "destination_app", "destination_version",
+    "destination_cluster", "request_protocol", "response_flags", "connection_security_policy",
+    "source_region", "source_zone", "destination_region", "destination_zone",
+)
+NS = "bank-employees-jboss-chat"
+
+
+def series(reporter="destination", policy="mutual_tls", principal=f"spiffe://cluster.local/ns/{NS}/sa/bff",
+           source="bff", destination="chat-backend", namespace=NS, version="v1", flags="-") -> dict:
+    values = {
+        "reporter": reporter, "source_workload": source, "source_canonical_service": source,
+        "source_canonical_revision": "latest", "source_workload_namespace": NS, "source_principal": principal,
+        "source_app": source, "source_version": version, "source_cluster": "Kubernetes",
+        "destination_service": f"{destination}.{namespace}.svc.cluster.local",
+        "destination_service_namespace": namespace, "destination_service_name": destination,
+        "destination_workload": destination, "destination_canonical_service": destination,
+        "destination_canonical_revision": "latest", "destination_workload_namespace": namespace,
+        "destination_principal": f"spiffe://cluster.local/ns/{namespace}/sa/{destination}",
+        "destination_app": destination, "destination_version": "latest", "destination_cluster": "Kubernetes",
+        "request_protocol": "tcp", "response_flags": flags, "connection_security_policy": policy,
+        "source_region": "unknown", "source_zone": "unknown", "destination_region": "unknown", "destination_zone": "unknown",
+    }
+    return values
+
+
+def exposition(counters: list[tuple[dict, float]], tag: str = "1.28.3") -> str:
+    """OpenMetrics text as ztunnel serves it: HELP/TYPE per family, opened/closed/bytes, noise families, # EOF."""
+    def line(sample: str, labels: dict, value) -> str:
+        body = ",".join(f'{k}="{labels[k]}"' for k in LABEL_NAMES)
+        return f"{sample}{{{body}}} {value:g}"
+
+    out = ["# HELP istio_build Istio component build info.", "# TYPE istio_build gauge",
+           f'istio_build{{component="ztunnel",tag="{tag}"}} 1']
+    for family in ("istio_tcp_connections_opened", "istio_tcp_connections_closed", "istio_tcp_received_bytes",
+                   "istio_tcp_sent_bytes"):
+        out += [f"# HELP {family} The total.", f"# TYPE {family} counter"]
+        out += [line(f"{family}_total", labels, value) for labels, value in counters]
+    out += ["# HELP workload_manager_active_proxy_count The count (unstable).",
+            "# TYPE workload_manager_active_proxy_count gauge", "workload_manager_active_proxy_count 7",
+            "# HELP istio_xds_message The total.", "# TYPE istio_xds_message counter",
+            'istio_xds_message_total{url="type.googleapis.com/istio.workload.Address"} 42',
+            "# EOF"]
+    return "\n".join(out) + "\n"
