@@ -305,9 +305,11 @@ class Service:
                     self.store.apply(reader.read(), self.edges)
                     self.refresh_cpu = (self.refresh_cpu + [time.thread_time() - cpu])[-20:]
                     asyncio.run_coroutine_threadsafe(self.listeners.sync(), loop).result(timeout=30)
-                    self.sync_prometheus()
                 elif self.listeners.errors:
                     asyncio.run_coroutine_threadsafe(self.listeners.sync(), loop).result(timeout=30)
+                # Every pass, not only on change: a reload that failed (Prometheus still starting)
+                # is retried until it succeeds.
+                self.sync_prometheus()
                 self.last_error = ""
             except Exception as e:  # an apiserver hiccup must not kill the endpoints; say it and retry
                 self.last_error = f"{type(e).__name__}: {e}"[:500]

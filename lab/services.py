@@ -1,0 +1,164 @@
+"""Starts the lab's services next to the control plane: ztunnel endpoints, node agent, Prometheus.
+
+`python -m lab up` calls `start(lab_dir, kubeconfig)` once the twin is seeded, records the
+returned pids, and `down` stops them. Each service runs detached in its own session with its
+output in <lab>/logs/<name>.log; start() waits (bounded) until each one answers, and on any
+failure stops what it started before raising, so a half-started lab leaves nothing behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import tenacity
+
+from lab import prometheus
+from lab.kubeapi import Api
+from lab.traffic import ztunnel_pods_by_node
+
+REPO = Path(__file__).resolve().parent.parent
+READY_WAIT_S = 30
+
+
+class ServiceError(RuntimeError):
+    """A service did not come up; the message names it and its log."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(name: str, argv: list[str], logs: Path) -> subprocess.Popen:
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+           "PYTHONUNBUFFERED": "1"}
+    with open(logs / f"{name}.log", "ab") as log:
+        log.write(("$ " + shlex.join(argv) + "\n").encode())
+        log.flush()
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=REPO, env=env)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _wait(name: str, proc: subprocess.Popen, log: Path, probe) -> None:
+    """Retries `probe` (raises until ready) for at most READY_WAIT_S; a process that exits fails at once."""
+    def check():
+        if proc.poll() is not None:
+            raise ServiceError(f"{name} exited with code {proc.returncode}; see {log}")
+        probe()
+
+    try:
+        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(READY_WAIT_S), wait=tenacity.wait_fixed(0.2),
+                                         retry=tenacity.retry_if_not_exception_type(ServiceError), reraise=True):
+            with attempt:
+                check()
+    except ServiceError:
+        raise
+    except Exception as e:
+        raise ServiceError(f"{name} not ready after {READY_WAIT_S} s ({e}); see {log}") from None
+
+
+def _ztunnel_targets(kubeconfig: Path) -> list[dict]:
+    api = Api(kubeconfig)
+    try:
+        pods = api.get("/api/v1/namespaces/ztunnel/pods", labelSelector="app=ztunnel").get("items") or []
+    finally:
+        api.close()
+    return sorted(({"ip": p["status"]["podIP"], "pod": p["metadata"]["name"], "node": node}
+                   for node, p in ztunnel_pods_by_node(pods).items()), key=lambda t: t["ip"])
+
+
+def start(lab_dir: Path, kubeconfig: Path) -> dict[str, dict]:
+    """Starts the three services; returns {name: {"pid": int, "url": str | None}}."""
+    lab_dir, kubeconfig = Path(lab_dir).resolve(), Path(kubeconfig).resolve()
+    logs = lab_dir / "logs"
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        return _start(lab_dir, kubeconfig, logs, started)
+    except BaseException:
+        stop(started)
+        raise
+
+
+def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subprocess.Popen]) -> dict[str, dict]:
+    targets = _ztunnel_targets(kubeconfig)
+    prom_dir = lab_dir / "prometheus"
+    config = prom_dir / "prometheus.yml"
+    prometheus.write_config(config, targets)
+    port = _free_port()
+    prom_url = f"http://127.0.0.1:{port}"
+    python = sys.executable
+
+    started["prometheus"] = _spawn("prometheus", prometheus.argv(config, prom_dir / "data", port), logs)
+    started["ztunnel-endpoints"] = _spawn("ztunnel-endpoints", [
+        python, "-m", "lab.ztunnel_endpoints", "--kubeconfig", str(kubeconfig),
+        "--state-dir", str(lab_dir / "ztunnel"), "--prometheus-config", str(config),
+        "--prometheus-url", prom_url], logs)
+    started["node-agent"] = _spawn("node-agent", [
+        python, "-m", "lab.node_agent", "--kubeconfig", str(kubeconfig), "--lab-dir", str(lab_dir)], logs)
+
+    def prometheus_ready():
+        if not prometheus.ready(prom_url):
+            raise RuntimeError("/-/ready does not answer 200")
+
+    def endpoints_ready():
+        status = _read_json(lab_dir / "ztunnel" / "status.json")
+        if status.get("pid") != started["ztunnel-endpoints"].pid:
+            raise RuntimeError("no status yet")
+        if status.get("bind_errors"):
+            raise ServiceError(f"ztunnel endpoints cannot listen (another lab on the same twin IPs?): "
+                               f"{status['bind_errors']}")
+        expected = {t["ip"] for t in targets}
+        if not expected <= set(status.get("serving") or ()):
+            raise RuntimeError(f"serving {status.get('serving')}, expected {sorted(expected)}")
+        for ip in sorted(expected)[:1]:
+            with urllib.request.urlopen(f"http://{ip}:15020/stats/prometheus", timeout=2) as r:
+                if not r.read().endswith(b"# EOF\n"):
+                    raise RuntimeError(f"{ip}:15020 answered without # EOF")
+
+    def node_agent_ready():
+        status = _read_json(lab_dir / "node-agent" / "status.json")
+        if status.get("pid") != started["node-agent"].pid:
+            raise RuntimeError("no status yet")
+        if status.get("bind_errors"):
+            raise ServiceError(f"node agent cannot serve the kubelet API (another lab on the same node IPs?): "
+                               f"{status['bind_errors']}")
+        if not status.get("listening"):
+            raise RuntimeError("not listening on any node address yet")
+
+    _wait("prometheus", started["prometheus"], logs / "prometheus.log", prometheus_ready)
+    _wait("ztunnel-endpoints", started["ztunnel-endpoints"], logs / "ztunnel-endpoints.log", endpoints_ready)
+    _wait("node-agent", started["node-agent"], logs / "node-agent.log", node_agent_ready)
+    return {
+        "ztunnel-endpoints": {"pid": started["ztunnel-endpoints"].pid, "url": None},
+        "node-agent": {"pid": started["node-agent"].pid, "url": None},
+        "prometheus": {"pid": started["prometheus"].pid, "url": prom_url},
+    }
+
+
+def stop(started: dict[str, subprocess.Popen], wait_s: float = 10) -> None:
+    """SIGTERM, bounded wait, then SIGKILL: only the processes this call's start() spawned."""
+    for proc in started.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in started.values():
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
