@@ -1,0 +1,429 @@
+"""Named faults: each mutates the running twin the way one of the runbook's failure modes shows up
+on a real cluster (objects, statuses, events written as kubelet, the DaemonSet/Deployment
+controllers, istio-cni, istiod, the sail-operator and OLM would write them), and nothing else.
+
+    from lab import faults
+    faults.FAULTS                         # name -> one-line description
+    faults.apply("csv-failed", kubeconfig)
+    faults.reset(kubeconfig)              # back to the healthy twin, exactly
+
+Sail-operator semantics (reference/sail-operator-and-olm.md §6-7): IstioCNI/ZTunnel Ready follows
+their DaemonSet; IstioRevision Ready follows istiod, DependenciesHealthy follows IstioCNI/ZTunnel
+state; Istio copies its active revision's conditions and state; `state` is the reason of the first
+condition that is not True; reason/message are empty while True.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from lab import reconcile, seed
+from lab.kubeapi import KINDS, Api
+from lab.paths import LabPaths
+
+PILOT = "bank-employees-jboss-chat"
+DEMO = "ossm3-demo"
+WAYPOINT_NS = "apps-team-x"
+DEGRADED_NODE = "spoke-dc-v6-worker-2"
+PLAINTEXT_NODE = "spoke-dc-v6-worker-1"
+UNKNOWN_AMBIENT_NS = "team-sandbox-ambient"
+
+FAULTS: dict[str, str] = {}
+_APPLY: dict[str, Callable[[Api], None]] = {}
+
+
+def fault(name: str, description: str):
+    def register(fn):
+        FAULTS[name] = description
+        _APPLY[name] = fn
+        return fn
+    return register
+
+
+def apply(name: str, kubeconfig: Path | str) -> None:
+    if name not in _APPLY:
+        raise KeyError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+    api = Api(kubeconfig)
+    try:
+        _APPLY[name](api)
+    finally:
+        api.close()
+
+
+def reset(kubeconfig: Path | str) -> int:
+    """Restores the healthy twin of the lab that owns `kubeconfig`; returns the number of changes."""
+    api = Api(kubeconfig)
+    try:
+        return reconcile.reset(api, LabPaths(Path(kubeconfig).resolve().parent))
+    finally:
+        api.close()
+
+
+# --- helpers: read and write as the controllers do -------------------------------------------
+
+_KIND = {k.kind: k for k in KINDS}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _get(api: Api, kind: str, name: str, namespace: str | None = None) -> dict:
+    obj = api.get(_KIND[kind].path(name, namespace))
+    obj["kind"], obj["apiVersion"] = kind, _KIND[kind].api_version
+    return obj
+
+
+def _pods(api: Api, namespace: str, node: str | None = None, prefix: str = "") -> list[dict]:
+    return [p for p in api.list(_KIND["Pod"], namespace)
+            if p["metadata"]["name"].startswith(prefix) and (node is None or p["spec"].get("nodeName") == node)]
+
+
+def _delete(api: Api, kind: str, name: str, namespace: str | None = None) -> None:
+    api.delete(_KIND[kind].path(name, namespace))
+
+
+def _set_condition(conditions: list[dict], ctype: str, status: str, reason: str = "", message: str = "",
+                   **extra) -> None:
+    now = _now()
+    for c in conditions:
+        if c["type"] == ctype:
+            if c["status"] != status:
+                c["lastTransitionTime"] = now
+            break
+    else:
+        c = {"type": ctype, "lastTransitionTime": now}
+        conditions.append(c)
+    c["status"] = status
+    for field, value in (("reason", reason), ("message", message)):
+        if value:
+            c[field] = value
+        else:
+            c.pop(field, None)
+    c.update(extra)
+
+
+def _state(status: dict, order: tuple[str, ...]) -> str:
+    conds = {c["type"]: c for c in status.get("conditions", [])}
+    for ctype in order:
+        c = conds.get(ctype)
+        if c and c["status"] != "True":
+            return c.get("reason", "")
+    return "Healthy"
+
+
+def _sail_update(api: Api, kind: str, name: str, **conditions: tuple[str, str, str]) -> dict:
+    """Sets conditions (type -> (status, reason, message)) on a sail CR and derives its state."""
+    obj = _get(api, kind, name)
+    status = copy.deepcopy(obj["status"])
+    for ctype, (st, reason, message) in conditions.items():
+        _set_condition(status["conditions"], ctype, st, reason, message)
+    order = ("Reconciled", "Ready", "DependenciesHealthy") if kind in ("Istio", "IstioRevision") else ("Reconciled", "Ready")
+    status["state"] = _state(status, order)
+    return seed.write_status(api, obj, status)
+
+
+def _istio_follows_revision(api: Api, istio: str = "default") -> None:
+    """Istio copies Reconciled/Ready/DependenciesHealthy and state from its active revision."""
+    rev = _get(api, "IstioRevision", istio)
+    obj = _get(api, "Istio", istio)
+    status = copy.deepcopy(obj["status"])
+    rev_conds = {c["type"]: c for c in rev["status"]["conditions"]}
+    for ctype in ("Reconciled", "Ready", "DependenciesHealthy"):
+        c = rev_conds[ctype]
+        _set_condition(status["conditions"], ctype, c["status"], c.get("reason", ""), c.get("message", ""))
+    status["state"] = rev["status"]["state"]
+    in_use = rev_conds.get("InUse", {}).get("status") == "True"
+    status["revisions"] = {"total": 1, "ready": int(rev_conds["Ready"]["status"] == "True"), "inUse": int(in_use)}
+    seed.write_status(api, obj, status)
+
+
+def _event(api: Api, obj: dict, reason: str, message: str, component: str, host: str | None = None,
+           count: int = 1, etype: str = "Warning") -> None:
+    now = _now()
+    meta = obj["metadata"]
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
+        "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
+                           "namespace": meta["namespace"], "uid": meta["uid"],
+                           "resourceVersion": meta.get("resourceVersion")},
+        "reason": reason, "message": message, "type": etype, "count": count,
+        "firstTimestamp": now, "lastTimestamp": now,
+        "source": {"component": component, **({"host": host} if host else {})},
+        "reportingComponent": component, "reportingInstance": host or "",
+    }
+    if obj["kind"] == "Pod" and obj["spec"].get("containers"):
+        event["involvedObject"]["fieldPath"] = f"spec.containers{{{obj['spec']['containers'][0]['name']}}}"
+    api.create(event)
+
+
+def _pod_not_ready(api: Api, pod: dict, restarts: int = 0, waiting: str | None = None) -> dict:
+    """What the kubelet reports for a pod whose probes fail: Ready/ContainersReady False, and with
+    restarts, a container that keeps being restarted."""
+    pod["kind"], pod["apiVersion"] = "Pod", "v1"
+    status = copy.deepcopy(pod["status"])
+    names = [c["name"] for c in pod["spec"]["containers"]]
+    msg = f"containers with unready status: [{' '.join(names)}]"
+    _set_condition(status["conditions"], "Ready", "False", "ContainersNotReady", msg)
+    _set_condition(status["conditions"], "ContainersReady", "False", "ContainersNotReady", msg)
+    now = _now()
+    for cs in status.get("containerStatuses", []):
+        cs["ready"] = False
+        if restarts:
+            cs["restartCount"] = cs.get("restartCount", 0) + restarts
+            cs["lastState"] = {"terminated": {"exitCode": 137, "reason": "Error", "startedAt": now,
+                                              "finishedAt": now, "containerID": cs.get("containerID")}}
+        if waiting:
+            cs["started"] = False
+            cs["state"] = {"waiting": {"reason": waiting,
+                                       "message": f"back-off 2m40s restarting failed container={cs['name']} "
+                                                  f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}"}}
+    return seed.write_status(api, pod, status)
+
+
+def _daemonset_unready(api: Api, namespace: str, name: str, unready: int) -> None:
+    ds = _get(api, "DaemonSet", namespace=namespace, name=name)
+    status = copy.deepcopy(ds["status"])
+    status["numberReady"] = status["currentNumberScheduled"] - unready
+    status["numberAvailable"] = status["currentNumberScheduled"] - unready
+    status["numberUnavailable"] = unready
+    seed.write_status(api, ds, status)
+
+
+def _deployment_unavailable(api: Api, namespace: str, name: str, progress_deadline: bool = False) -> None:
+    dep = _get(api, "Deployment", name, namespace)
+    status = copy.deepcopy(dep["status"])
+    # Zero counts are omitted from a Deployment's status (omitempty), as the controller writes it.
+    status.pop("readyReplicas", None)
+    status.pop("availableReplicas", None)
+    status["unavailableReplicas"] = status.get("replicas", 1)
+    _set_condition(status["conditions"], "Available", "False", "MinimumReplicasUnavailable",
+                   "Deployment does not have minimum availability.", lastUpdateTime=_now())
+    if progress_deadline:
+        rs = next(c for c in status["conditions"] if c["type"] == "Progressing")["message"].split('"')[1]
+        _set_condition(status["conditions"], "Progressing", "False", "ProgressDeadlineExceeded",
+                       f'ReplicaSet "{rs}" has timed out progressing.', lastUpdateTime=_now())
+    seed.write_status(api, dep, status)
+    for rs in api.list(_KIND["ReplicaSet"], namespace):
+        if any(o["name"] == name for o in rs["metadata"].get("ownerReferences", [])):
+            rs_status = copy.deepcopy(rs["status"])
+            rs_status.pop("readyReplicas", None)
+            rs_status.pop("availableReplicas", None)
+            seed.write_status(api, rs, rs_status)
+
+
+def _relabel(api: Api, kind: str, name: str, namespace: str | None = None, labels: dict | None = None,
+             annotations: dict | None = None) -> None:
+    """Merge-patches metadata; a None value removes the key."""
+    meta = {k: v for k, v in (("labels", labels), ("annotations", annotations)) if v}
+    api.patch(_KIND[kind].path(name, namespace), {"metadata": meta})
+
+
+def _drop_redirection(api: Api, pods: list[dict]) -> None:
+    """istio-cni removes the annotation when it stops (or never starts) redirecting a pod."""
+    for pod in pods:
+        if "ambient.istio.io/redirection" in pod["metadata"].get("annotations", {}):
+            _relabel(api, "Pod", pod["metadata"]["name"], pod["metadata"]["namespace"],
+                     annotations={"ambient.istio.io/redirection": None})
+
+
+def _ambient_pods_on(api: Api, node: str) -> list[dict]:
+    ambient = {n["metadata"]["name"] for n in api.list(_KIND["Namespace"])
+               if n["metadata"].get("labels", {}).get("istio.io/dataplane-mode") == "ambient"}
+    return [p for p in api.list(_KIND["Pod"]) if p["metadata"]["namespace"] in ambient
+            and p["spec"].get("nodeName") == node
+            and "ambient.istio.io/redirection" in p["metadata"].get("annotations", {})]
+
+
+def _daemonset_pod_unready(api: Api, namespace: str, ds: str, prefix: str, node: str, cr_kind: str,
+                           message: str, dependency_reason: str) -> None:
+    """One DaemonSet pod fails its readiness probe; the controllers above it react."""
+    pod = _pods(api, namespace, node=node, prefix=prefix)[0]
+    pod = _pod_not_ready(api, pod, restarts=3)
+    probe = pod["spec"]["containers"][0]["readinessProbe"]["httpGet"]
+    _event(api, pod, "Unhealthy",
+           f'Readiness probe failed: Get "http://{pod["status"]["podIP"]}:{probe["port"]}{probe["path"]}": '
+           f"dial tcp {pod['status']['podIP']}:{probe['port']}: connect: connection refused",
+           "kubelet", node, count=12)
+    _daemonset_unready(api, namespace, ds, 1)
+    _sail_update(api, cr_kind, "default", Ready=("False", "DaemonSetNotReady", message))
+    _sail_update(api, "IstioRevision", "default", DependenciesHealthy=(
+        "False", dependency_reason,
+        f"{cr_kind} resource status indicates that the component is not healthy"))
+    _istio_follows_revision(api)
+
+
+# --- the faults ------------------------------------------------------------------------------
+
+@fault("ztunnel-rbac-missing",
+       f"{PILOT} enrolled without its ztunnel-workload-identity Role/RoleBinding (the bank-payment "
+       "story): CSRs fail with impersonation errors, every pod fails its probes")
+def _ztunnel_rbac_missing(api: Api) -> None:
+    _delete(api, "RoleBinding", "ztunnel-workload-identity", PILOT)
+    _delete(api, "Role", "ztunnel-workload-identity", PILOT)
+    for pod in _pods(api, PILOT):
+        pod = _pod_not_ready(api, pod, restarts=5)
+        sa, node = pod["spec"]["serviceAccountName"], pod["spec"]["nodeName"]
+        _event(api, pod, "Unhealthy", "Readiness probe failed: command timed out after 1s", "kubelet", node, 30)
+        _event(api, pod, "BackOff", f"Back-off restarting failed container {pod['spec']['containers'][0]['name']} "
+               f"in pod {pod['metadata']['name']}_{PILOT}({pod['metadata']['uid']})", "kubelet", node, 9)
+        # Lab-specific: ztunnel does not post Events; this records the istiod CSR error the
+        # runbook quotes so the failure is visible through the API.
+        _event(api, pod, "WorkloadCertificateFailed",
+               f"ztunnel could not fetch a certificate for spiffe://cluster.local/ns/{PILOT}/sa/{sa}: "
+               "istiod CSR rejected: request impersonation authentication failure", "ztunnel", node, 30)
+    for dep in api.list(_KIND["Deployment"], PILOT):
+        _deployment_unavailable(api, PILOT, dep["metadata"]["name"])
+
+
+@fault("cni-daemonset-degraded",
+       f"istio-cni-node on {DEGRADED_NODE} not Ready: DaemonSet 5/6, IstioCNI DaemonSetNotReady, "
+       "Istio DependenciesHealthy False (IstioCNINotHealthy)")
+def _cni_degraded(api: Api) -> None:
+    _daemonset_pod_unready(api, "istio-cni", "istio-cni-node", "istio-cni-node-", DEGRADED_NODE, "IstioCNI",
+                           "not all istio-cni-node pods are ready", "IstioCNINotHealthy")
+
+
+@fault("ztunnel-daemonset-degraded",
+       f"ztunnel on {DEGRADED_NODE} not Ready: DaemonSet 5/6, ZTunnel DaemonSetNotReady, "
+       "Istio DependenciesHealthy False (ZTunnelNotHealthy)")
+def _ztunnel_degraded(api: Api) -> None:
+    _daemonset_pod_unready(api, "ztunnel", "ztunnel", "ztunnel-", DEGRADED_NODE, "ZTunnel",
+                           "not all ztunnel pods are ready", "ZTunnelNotHealthy")
+
+
+@fault("namespace-unlabelled",
+       f"{PILOT} lost istio.io/dataplane-mode=ambient; istio-cni removed its pods' redirection annotation")
+def _namespace_unlabelled(api: Api) -> None:
+    _relabel(api, "Namespace", PILOT, labels={"istio.io/dataplane-mode": None})
+    _drop_redirection(api, _pods(api, PILOT))
+
+
+@fault("mixed-mode-namespace",
+       f"{DEMO} also labelled istio-injection=enabled, with a sidecar-injected pod (istio-proxy "
+       "container); the revision becomes InUse")
+def _mixed_mode(api: Api) -> None:
+    _relabel(api, "Namespace", DEMO, labels={"istio-injection": "enabled"})
+    topo = seed.Topology(seed._load("nodes.yaml"), seed.DEFAULT_NODES)
+    spec = seed._load("tenants.yaml")
+    entry = {**spec["app_defaults"], "name": "demo-legacy", "namespace": DEMO, "node": "spoke-dc-v6-worker-0",
+             "labels": {"app": "demo-legacy"}, "selector": {"app": "demo-legacy"},
+             "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}
+    entry.pop("port")
+    entry["image"] = f"image-registry.openshift-image-registry.svc:5000/{DEMO}/demo-legacy:latest"
+    objs = seed._workload(entry, topo, _now())
+    pod = next(o for o in objs if o["kind"] == "Pod")
+    # What the sidecar injector adds at pod admission (the Deployment's template stays as is).
+    pod["metadata"]["labels"].update({"security.istio.io/tlsMode": "istio",
+                                      "service.istio.io/canonical-name": "demo-legacy",
+                                      "service.istio.io/canonical-revision": "latest"})
+    pod["metadata"]["annotations"] = {
+        "sidecar.istio.io/status": '{"initContainers":["istio-validation"],"containers":["istio-proxy"],'
+                                   '"volumes":["workload-socket","credential-socket","workload-certs",'
+                                   '"istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],'
+                                   '"imagePullSecrets":null,"revision":"default"}'}
+    proxy_image = "registry.redhat.io/openshift-service-mesh/istio-proxyv2-rhel9:1.28.3"
+    pod["spec"]["containers"].append({"name": "istio-proxy", "image": proxy_image, "args": ["proxy", "sidecar"],
+                                      "ports": [{"name": "http-envoy-prom", "containerPort": 15090, "protocol": "TCP"}]})
+    sidecar_status = copy.deepcopy(pod["status"]["containerStatuses"][0])
+    sidecar_status.update(name="istio-proxy", image=proxy_image, imageID=proxy_image)
+    pod["status"]["containerStatuses"].append(sidecar_status)
+    pod["status"]["podIP"] = pod["status"]["podIPs"][0]["ip"] = "10.128.6.200"
+    uids: dict = {}
+    for o in objs:
+        seed.create(api, o, uids)
+    _sail_update(api, "IstioRevision", "default", InUse=(
+        "True", "ReferencedByWorkloads", "Referenced by at least one pod or namespace"))
+    _istio_follows_revision(api)
+
+
+@fault("waypoint-missing-for-l7-policy",
+       f"the waypoint Gateway of {WAYPOINT_NS} (and the Deployment/Pod istiod made for it) is gone; "
+       "the L7 AuthorizationPolicy still targets it")
+def _waypoint_missing(api: Api) -> None:
+    _delete(api, "Gateway", "waypoint", WAYPOINT_NS)
+    # istiod's deployment controller removes what it generated for the Gateway.
+    for kind in ("Service", "Deployment", "ServiceAccount"):
+        _delete(api, kind, "waypoint", WAYPOINT_NS)
+    for rs in api.list(_KIND["ReplicaSet"], WAYPOINT_NS):
+        if rs["metadata"]["name"].startswith("waypoint-"):
+            _delete(api, "ReplicaSet", rs["metadata"]["name"], WAYPOINT_NS)
+    for pod in _pods(api, WAYPOINT_NS, prefix="waypoint-"):
+        _delete(api, "Pod", pod["metadata"]["name"], WAYPOINT_NS)
+
+
+@fault("istiod-networkpolicy-blocks-xds",
+       "istio-system's egress allowance for istiod replaced by a deny-all-egress NetworkPolicy: "
+       "istiod cannot push xDS to ztunnel/waypoints")
+def _istiod_np_blocks(api: Api) -> None:
+    _delete(api, "NetworkPolicy", "istiod-allow-egress", "istio-system")
+    api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "istiod-default-deny-egress", "namespace": "istio-system"},
+                "spec": {"podSelector": {"matchLabels": {"app": "istiod"}}, "policyTypes": ["Egress"]}})
+
+
+@fault("peerauthentication-missing", f"{PILOT}'s PeerAuthentication `default` (STRICT) deleted")
+def _pa_missing(api: Api) -> None:
+    _delete(api, "PeerAuthentication", "default", PILOT)
+
+
+@fault("peerauthentication-permissive", f"{PILOT}'s PeerAuthentication `default` set to PERMISSIVE")
+def _pa_permissive(api: Api) -> None:
+    api.patch(_KIND["PeerAuthentication"].path("default", PILOT), {"spec": {"mtls": {"mode": "PERMISSIVE"}}})
+
+
+@fault("csv-failed",
+       "servicemeshoperator3.v3.3.7 CSV Failed (InstallComponentFailed); its operator Deployment "
+       "unavailable, the pod in CrashLoopBackOff")
+def _csv_failed(api: Api) -> None:
+    ns, dep = "openshift-operators", "servicemesh-operator3"
+    for pod in _pods(api, ns, prefix=f"{dep}-"):
+        pod = _pod_not_ready(api, pod, restarts=6, waiting="CrashLoopBackOff")
+        _event(api, pod, "BackOff", f"Back-off restarting failed container sail-operator in pod "
+               f"{pod['metadata']['name']}_{ns}({pod['metadata']['uid']})", "kubelet", pod["spec"]["nodeName"], 20)
+    _deployment_unavailable(api, ns, dep, progress_deadline=True)
+    csv = _get(api, "ClusterServiceVersion", "servicemeshoperator3.v3.3.7", ns)
+    status = copy.deepcopy(csv["status"])
+    now = _now()
+    message = (f"install failed: deployment {dep} not ready before timeout: deployment \"{dep}\" "
+               "exceeded its progress deadline")
+    status.update(phase="Failed", reason="InstallComponentFailed", message=message,
+                  lastUpdateTime=now, lastTransitionTime=now)
+    status["conditions"].append({"phase": "Failed", "reason": "InstallComponentFailed", "message": message,
+                                 "lastUpdateTime": now, "lastTransitionTime": now})
+    seed.write_status(api, csv, status)
+    _event(api, csv, "InstallComponentFailed", message, "operator-lifecycle-manager")
+
+
+@fault("istio-not-ready",
+       "istiod 0/1 ready: IstioRevision and Istio `default` Ready False (IstiodNotReady)")
+def _istio_not_ready(api: Api) -> None:
+    for pod in _pods(api, "istio-system", prefix="istiod-"):
+        pod = _pod_not_ready(api, pod, restarts=2)
+        _event(api, pod, "Unhealthy", f'Readiness probe failed: Get "http://{pod["status"]["podIP"]}:8080/ready": '
+               "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+               "kubelet", pod["spec"]["nodeName"], 15)
+    _deployment_unavailable(api, "istio-system", "istiod")
+    _sail_update(api, "IstioRevision", "default", Ready=("False", "IstiodNotReady", "not all istiod pods are ready"))
+    _istio_follows_revision(api)
+
+
+@fault("plaintext-traffic",
+       f"CNI plugin not active on {PLAINTEXT_NODE}: its istio-cni-node pod not Ready and the ambient "
+       "pods there (bff, ...) not redirected, so their traffic is plaintext")
+def _plaintext(api: Api) -> None:
+    _daemonset_pod_unready(api, "istio-cni", "istio-cni-node", "istio-cni-node-", PLAINTEXT_NODE, "IstioCNI",
+                           "not all istio-cni-node pods are ready", "IstioCNINotHealthy")
+    _drop_redirection(api, _ambient_pods_on(api, PLAINTEXT_NODE))
+
+
+@fault("unknown-ambient-namespace",
+       f"a namespace the profile does not know ({UNKNOWN_AMBIENT_NS}) labelled istio.io/dataplane-mode=ambient")
+def _unknown_ambient(api: Api) -> None:
+    api.create({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": UNKNOWN_AMBIENT_NS, "labels": {"istio.io/dataplane-mode": "ambient"}}})
