@@ -1,8 +1,9 @@
 """Small cluster objects for the checks' unit tests: a healthy spoke-dc-v6 as the runbook describes
 it, as a dict of snapshot kind -> objects, which each test mutates to break one thing.
 
-`run(check, cluster, *args)` evaluates a check on the real Snapshot class and fails the test if the
-check reads a kind it did not declare with @reads (what the plugin would call a suite defect).
+`run(check, cluster, *args)` evaluates a check on the real Snapshot class behind the plugin's
+DeclaredView, so reading a kind the check did not declare with @reads fails the test as it would
+fail the suite.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ossm_conformance.kube.kinds import KINDS
 from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
 from ossm_conformance.params import PARAMS
 from ossm_conformance.profile import load_profile
+from ossm_conformance.views import DeclaredView
 
 PROFILE = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "spoke-dc-v6.yaml")
 TENANTS = ("bank-employees-jboss-chat", "ossm3-demo", "apps-team-x")
@@ -240,33 +242,21 @@ def healthy() -> dict[str, list[dict]]:
 
 
 # -- running a check --------------------------------------------------------------------------
-class _DeclaredOnly:
-    """Fails the unit test when a check reads a kind missing from its @reads declaration."""
-
-    def __init__(self, view, declared):
-        self.view, self.declared, self.server = view, set(declared), view.server
-        self.kinds_read: set[str] = set()
-
-    def _note(self, kind):
-        assert kind in self.declared, f"check read undeclared kind {kind!r} (declares {sorted(self.declared)})"
-        self.kinds_read.add(kind)
-
-    def list(self, kind, namespace=None):
-        self._note(kind)
-        return self.view.list(kind, namespace)
-
-    def get(self, kind, name, namespace=None):
-        self._note(kind)
-        return self.view.get(kind, name, namespace)
-
-
 def snapshot(cluster: dict) -> Snapshot:
     return Snapshot([ReadResult(Read(k), copy.deepcopy(v)) for k, v in cluster.items()],
                     {"kubernetes": "v1.34.4", "openshift": "4.19.9"})
 
 
 def run(check, cluster: dict, *args):
-    return check(_DeclaredOnly(snapshot(cluster), check.reads), *args)
+    """The check on the real Snapshot; reading a kind its @reads omits raises SuiteDefect."""
+    return check(DeclaredView(snapshot(cluster), set(check.reads)), *args)
+
+
+def broken(mutate, check, *args):
+    """The check's findings on the healthy twin after one mutation."""
+    cluster = healthy()
+    mutate(cluster)
+    return run(check, cluster, *args)
 
 
 def text(findings) -> str:

@@ -1,7 +1,7 @@
 """Control-plane checks: the sail-operator CRs by name, their spec, the active revision's version."""
 
 import pytest
-from objects import cond, find, healthy, param, remove, run, text
+from objects import broken, cond, find, healthy, param, remove, run, text
 
 from ossm_conformance.checks import control_plane
 
@@ -50,9 +50,7 @@ def test_unhealthy_openshift_gateway_istio_does_not_fail_ours():
     (lambda c: _istio(c)["metadata"].update(generation=2), "observedGeneration=1, generation=2", True),
 ], ids=["istiod-not-ready", "reconcile-error", "ztunnel-not-found", "generation-not-observed"])
 def test_istio_health_findings(mutate, fragment, settling):
-    c = healthy()
-    mutate(c)
-    findings = run(control_plane.sail_cr_healthy, c, param("sail_cr", "Istio/default"))
+    findings = broken(mutate, control_plane.sail_cr_healthy, param("sail_cr", "Istio/default"))
     hit = [f for f in findings if fragment in f.render()]
     assert hit, text(findings)
     assert hit[0].settling == settling
@@ -104,9 +102,7 @@ def test_unset_grace_period_is_the_documented_30():
     (lambda c: _istio(c)["status"].pop("activeRevisionName"), "status.activeRevisionName set"),
 ], ids=["revision-minor", "revision-missing", "none-ready", "no-active"])
 def test_active_revision_findings(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    assert fragment in text(run(control_plane.active_revision_on_minor, c, "default", "1.28"))
+    assert fragment in text(broken(mutate, control_plane.active_revision_on_minor, "default", "1.28"))
 
 
 def test_in_use_zero_is_fine_in_ambient():

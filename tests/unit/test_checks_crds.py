@@ -1,7 +1,7 @@
 """CRD checks: sail-operator CRDs present, Established, serving and storing v1."""
 
 import pytest
-from objects import cond, find, healthy, remove, run, text
+from objects import broken, cond, find, healthy, remove, run, text
 
 from ossm_conformance.checks import crds
 
@@ -26,8 +26,6 @@ def _ztunnels(c):
     (lambda c: _ztunnels(c)["spec"]["versions"][0].update(served=False), "v1(served=False", False),
 ], ids=["missing", "not-established", "establishing", "v1alpha1-only", "v1-not-served"])
 def test_crd_findings(mutate, fragment, settling):
-    c = healthy()
-    mutate(c)
-    findings = run(crds.crd_serves_v1, c, "ztunnels.sailoperator.io")
+    findings = broken(mutate, crds.crd_serves_v1, "ztunnels.sailoperator.io")
     assert fragment in text(findings)
     assert findings[0].settling == settling

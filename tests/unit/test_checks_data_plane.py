@@ -1,7 +1,7 @@
 """Data-plane checks: istiod, and the DaemonSets on every node they should cover."""
 
 import pytest
-from objects import NODES, PROFILE, cond, find, healthy, param, remove, run, text
+from objects import broken, NODES, PROFILE, cond, find, healthy, param, remove, run, text
 
 from ossm_conformance.checks import data_plane
 
@@ -29,9 +29,7 @@ def test_healthy_istiod_passes():
     (lambda c: find(c, "deployments", "istiod", "istio-system")["status"].update(observedGeneration=0), "observedGeneration=0"),
 ], ids=["missing", "not-ready", "generation"])
 def test_istiod_findings(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    assert fragment in text(run(data_plane.istiod_available, c, PROFILE.istio))
+    assert fragment in text(broken(mutate, data_plane.istiod_available, PROFILE.istio))
 
 
 @pytest.mark.parametrize("ds_id", DS_IDS)
@@ -66,9 +64,7 @@ def test_cni_findings_carry_the_plaintext_remedy():
     (lambda c: remove(c, "daemonsets", "ztunnel", "ztunnel"), "not found"),
 ], ids=["generation", "updating", "misscheduled", "missing"])
 def test_rollout_findings(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    assert fragment in text(run(data_plane.daemonset_rolled_out, c, param("daemonset", "ztunnel/ztunnel")))
+    assert fragment in text(broken(mutate, data_plane.daemonset_rolled_out, param("daemonset", "ztunnel/ztunnel")))
 
 
 def test_taints_not_tolerated_shrink_the_expected_nodes():
@@ -99,9 +95,7 @@ def test_node_selector_and_cordon_and_not_ready_nodes():
      "pod not Ready: ztunnel-worker-1 on worker-1"),
 ], ids=["missing-pod", "unready-pod"])
 def test_pod_findings(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    findings = run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", "ztunnel/ztunnel"))
+    findings = broken(mutate, data_plane.daemonset_pods_on_every_node, param("daemonset", "ztunnel/ztunnel"))
     assert fragment in text(findings)
     assert all(f.settling for f in findings)
 

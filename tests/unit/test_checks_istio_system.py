@@ -1,7 +1,7 @@
 """istio-system NetworkPolicies: istiod keeps xDS and the webhook open and may reach ztunnel/waypoints."""
 
 import pytest
-from objects import PROFILE, find, healthy, network_policy, run, text
+from objects import broken, PROFILE, find, healthy, network_policy, run, text
 
 from ossm_conformance.checks import istio_system
 
@@ -37,10 +37,7 @@ def test_no_policies_admit_everything():
      "by Egress policies zz-lockdown"),
 ], ids=["egress-dns-only", "egress-ztunnel-only", "no-xds", "no-webhook", "deny-all-egress"])
 def test_blocking_policies_fail(mutate, fragment):
-    c = healthy()
-    _istiod_policy(c)  # the healthy policy exists
-    mutate(c)
-    findings = _run(c)
+    findings = broken(mutate, istio_system.istiod_xds_not_blocked, PROFILE.istio, PROFILE.ztunnel)
     assert fragment in text(findings)
     assert "allow controller→ztunnel/waypoint" in findings[0].fix
 

@@ -1,7 +1,7 @@
 """Operator checks: Subscription, CSV (copies ignored), operator Deployment."""
 
 import pytest
-from objects import CSV, PROFILE, cond, find, healthy, remove, run, text
+from objects import broken, CSV, PROFILE, cond, find, healthy, remove, run, text
 
 from ossm_conformance.checks import operator
 
@@ -39,9 +39,7 @@ def test_healthy_operators_pass(check, op):
      "ResolutionFailed=True (ConstraintsNotSatisfiable", False),
 ], ids=["missing", "channel", "upgrade-pending", "upgrade-available", "wrong-package-csv", "resolution-failed"])
 def test_subscription_findings(mutate, fragment, settling):
-    c = healthy()
-    mutate(c)
-    findings = run(operator.subscription_at_latest, c, SMO)
+    findings = broken(mutate, operator.subscription_at_latest, SMO)
     assert fragment in text(findings)
     assert all(f.settling == settling for f in findings)
 
@@ -55,9 +53,7 @@ def test_subscription_findings(mutate, fragment, settling):
     (lambda c: _sub(c)["status"].pop("installedCSV"), "no CSV installed yet", False),
 ], ids=["failed", "installing", "replacing", "only-a-copy", "nothing-installed"])
 def test_csv_findings(mutate, fragment, settling):
-    c = healthy()
-    mutate(c)
-    findings = run(operator.csv_succeeded, c, SMO)
+    findings = broken(mutate, operator.csv_succeeded, SMO)
     assert fragment in text(findings)
     assert [f.settling for f in findings] == [settling]
 
@@ -77,8 +73,6 @@ def test_copied_csv_in_install_namespace_is_not_the_install():
     (lambda c: _dep(c)["spec"].update(replicas=0), "scaled to zero"),
 ], ids=["missing", "unavailable", "not-updated", "scaled-to-zero"])
 def test_operator_deployment_findings(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    findings = run(operator.operator_deployment_available, c, SMO)
+    findings = broken(mutate, operator.operator_deployment_available, SMO)
     assert fragment in text(findings)
     assert findings[0].object == "Deployment openshift-operators/servicemesh-operator3"

@@ -3,7 +3,7 @@
 import dataclasses
 
 import pytest
-from objects import PROFILE, TENANTS, find, healthy, network_policy, obj, pod, remove, run, text
+from objects import broken, PROFILE, TENANTS, find, healthy, network_policy, obj, pod, remove, run, text
 
 from ossm_conformance.checks import tenants
 from ossm_conformance.profile import Tenant
@@ -34,9 +34,7 @@ def test_healthy_peer_authentication_passes(ns):
     (lambda c: _labels(c, CHAT.namespace).update({"istio.io/dataplane-mode": "none"}), "istio.io/dataplane-mode=none"),
 ], ids=["unlabelled", "opted-out"])
 def test_unlabelled_namespace_fails_with_plaintext_remedy(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    findings = run(tenants.namespace_enrolled, c, CHAT)
+    findings = broken(mutate, tenants.namespace_enrolled, CHAT)
     assert fragment in text(findings)
     assert "CNI plugin not active on the node; or namespace not labelled" in findings[0].fix
     assert not findings[0].settling
@@ -79,9 +77,7 @@ def _add_pa(c, name, spec, ns=CHAT.namespace):
      "portLevelMtls 9090: PERMISSIVE"),
 ], ids=["missing", "permissive", "unset", "workload-disable", "port-permissive"])
 def test_peer_authentication_findings(mutate, fragment):
-    c = healthy()
-    mutate(c)
-    findings = run(tenants.peer_authentication_strict, c, CHAT, "istio-system")
+    findings = broken(mutate, tenants.peer_authentication_strict, CHAT, "istio-system")
     assert fragment in text(findings)
     assert "STRICT" in findings[0].fix
 
@@ -119,9 +115,7 @@ def _set_ports(c, ports):
     lambda c: remove(c, "networkpolicies", "allow-mesh-intra-namespace", CHAT.namespace),
 ], ids=["app-port-only", "udp", "range-below", "only-from-bff", "other-namespaces", "deny-only"])
 def test_hbone_denied_fails(mutate):
-    c = healthy()
-    mutate(c)
-    findings = run(tenants.network_policies_admit_hbone, c, CHAT)
+    findings = broken(mutate, tenants.network_policies_admit_hbone, CHAT)
     assert findings and "ingress TCP 15008 (HBONE) admitted from" in text(findings)
     assert "default-deny" in text(findings)
     assert "15008" in findings[0].fix
@@ -136,9 +130,7 @@ def test_hbone_denied_fails(mutate):
     lambda c: c["networkpolicies"].clear(),
 ], ids=["range", "all-ports", "own-namespace-by-name", "pod-cidr", "no-policies"])
 def test_hbone_admitted_passes(mutate):
-    c = healthy()
-    mutate(c)
-    assert run(tenants.network_policies_admit_hbone, c, CHAT) == []
+    assert broken(mutate, tenants.network_policies_admit_hbone, CHAT) == []
 
 
 def test_egress_policy_blocking_hbone_fails():

@@ -1,7 +1,7 @@
 """Waypoint checks: the profiled Gateway, and L7 policy only where a waypoint enforces it."""
 
 import pytest
-from objects import PROFILE, cond, find, healthy, obj, remove, run, text
+from objects import broken, PROFILE, cond, find, healthy, obj, remove, run, text
 
 from ossm_conformance.checks import waypoints
 
@@ -33,9 +33,7 @@ def test_healthy_l7_placement_passes():
      "GatewayClass istio-waypoint", True),
 ], ids=["missing", "wrong-class", "no-hbone-listener", "not-programmed", "not-used", "class-not-accepted"])
 def test_waypoint_findings(mutate, fragment, settling):
-    c = healthy()
-    mutate(c)
-    findings = run(waypoints.waypoint_gateway_ready, c, TEAM_X)
+    findings = broken(mutate, waypoints.waypoint_gateway_ready, TEAM_X)
     assert fragment in text(findings)
     assert [f.settling for f in findings] == [settling]
 

@@ -198,6 +198,13 @@ def pod_ready(pod: dict) -> bool:
 
 
 # -- Deployments ------------------------------------------------------------------------------
+def deployment_available(view, dep_name: str, dep_namespace: str, fix: str) -> list[Finding]:
+    dep = view.get("deployments", dep_name, dep_namespace)
+    if dep is None:
+        return [Finding(f"Deployment {dep_namespace}/{dep_name}", "exists", "not found", fix)]
+    return deployment_rollout_findings(dep, fix)
+
+
 def deployment_rollout_findings(dep: dict, fix: str) -> list[Finding]:
     """A Deployment is available with every desired replica updated, ready and available.
 

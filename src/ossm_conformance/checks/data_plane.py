@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import runbook
 from ..findings import Finding
 from ..profile import IstioSpec
-from ._k8s import (DAEMONSET_DEFAULT_TOLERATIONS, deployment_rollout_findings, dig, generation_current, listing,
+from ._k8s import (DAEMONSET_DEFAULT_TOLERATIONS, deployment_available, dig, generation_current, listing,
                    meta, name, node_ready, node_selected, pod_ready, reads, ref, selector_matches, untolerated_taints)
 
 _FIXES = {"cni": runbook.CNI_DAEMONSET, "ztunnel": runbook.ZTUNNEL_DAEMONSET}
@@ -30,11 +30,7 @@ class DaemonSetRef:
 
 @reads("deployments")
 def istiod_available(view, istio: IstioSpec) -> list[Finding]:
-    dep = view.get("deployments", istio.istiod_deployment, istio.namespace)
-    if dep is None:
-        return [Finding(f"Deployment {istio.namespace}/{istio.istiod_deployment}", "istiod Deployment exists",
-                        "not found", runbook.ISTIOD)]
-    return deployment_rollout_findings(dep, runbook.ISTIOD)
+    return deployment_available(view, istio.istiod_deployment, istio.namespace, runbook.ISTIOD)
 
 
 def covered_nodes(ds: dict, nodes: list[dict]) -> list[dict]:

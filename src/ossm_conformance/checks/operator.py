@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import runbook
 from ..findings import Finding
 from ..profile import Operator
-from ._k8s import deployment_rollout_findings, dig, labels, reads
+from ._k8s import deployment_available, dig, labels, reads
 
 # Subscription condition types are abnormal-true: healthy is False or absent. These mean the
 # install cannot proceed (deprecation conditions are advisories, not non-conformance).
@@ -84,8 +84,4 @@ def csv_succeeded(view, op: Operator) -> list[Finding]:
 
 @reads("deployments")
 def operator_deployment_available(view, op: Operator) -> list[Finding]:
-    dep = view.get("deployments", op.deployment, op.namespace)
-    if dep is None:
-        return [Finding(f"Deployment {op.namespace}/{op.deployment}", "the operator Deployment exists",
-                        "not found", runbook.OPERATOR)]
-    return deployment_rollout_findings(dep, runbook.OPERATOR)
+    return deployment_available(view, op.deployment, op.namespace, runbook.OPERATOR)
