@@ -116,6 +116,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state.profile = load_profile(_profile_path(config))
     except ProfileError as exc:
         _bad_invocation(str(exc))
+    if not (config.option.help or config.option.collectonly):
+        _preflight(config, state)
 
 
 def _profile_path(config: pytest.Config) -> Path:
@@ -138,14 +140,10 @@ def _validate_options(config: pytest.Config) -> None:
         _bad_invocation(problem)
 
 
-# -- preflight and snapshot (controller only) --------------------------------------------------
+# -- preflight and snapshot (controller only, called from pytest_configure) --------------------------------------------------
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    state = state_of(config)
-    if hasattr(config, "workerinput") or state.profile is None:
-        return
+def _preflight(config: pytest.Config, state: RunState) -> None:
+    """Done while configuring, before any worker starts, so bad input costs one line."""
     try:
         client, target = build_api_client(config.option.ossm_kubeconfig, config.option.ossm_context)
     except KubeconfigError as exc:
@@ -213,13 +211,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The gate's own tests need --target-version: without it they are deselected, not skipped."""
-    if config.option.ossm_target_version is not None:
-        return
-    gate_tests = [i for i in items if i.get_closest_marker("preupgrade")]
-    if gate_tests:
-        config.hook.pytest_deselected(items=gate_tests)
-        items[:] = [i for i in items if not i.get_closest_marker("preupgrade")]
+    """Deselect, never skip, what does not apply to this run: the gate's own tests without
+    --target-version, and tests whose profile list is empty (e.g. no sidecar tenant)."""
+    def does_not_apply(item: pytest.Item) -> bool:
+        if item.get_closest_marker("preupgrade") and config.option.ossm_target_version is None:
+            return True
+        skip = item.get_closest_marker("skip")
+        return bool(skip and str(skip.kwargs.get("reason", "")).startswith("got empty parameter set"))
+
+    dropped = [i for i in items if does_not_apply(i)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if not does_not_apply(i)]
 
 
 # -- outcomes ----------------------------------------------------------------------------------
