@@ -1,0 +1,54 @@
+"""Run the conformance suite against a lab the way a user does (a pytest subprocess) and read
+its verdicts back from the JUnit report: exit code, outcome per test id, and the output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class SuiteRun:
+    exit_code: int
+    outcomes: dict[str, str] = field(default_factory=dict)   # "test_tenants.py::test_x[ns]" -> passed|failed|error|skipped
+    messages: dict[str, str] = field(default_factory=dict)   # test id -> failure/error text
+    output: str = ""
+
+    def with_outcome(self, outcome: str) -> set[str]:
+        return {t for t, o in self.outcomes.items() if o == outcome}
+
+
+def run_suite(kubeconfig: Path, tmp: Path, *args: str, timeout: float = 600, env: dict | None = None) -> SuiteRun:
+    junit = tmp / f"junit-{len(list(tmp.glob('junit-*.xml')))}.xml"
+    cmd = [sys.executable, "-m", "pytest", "tests_conformance", "--kubeconfig", str(kubeconfig),
+           "-p", "no:cacheprovider", "--junitxml", str(junit), "-q", *args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    run = SuiteRun(proc.returncode, output=proc.stdout + proc.stderr)
+    if junit.exists():
+        _read_junit(junit, run)
+    return run
+
+
+def _read_junit(path: Path, run: SuiteRun) -> None:
+    for case in ET.parse(path).getroot().iter("testcase"):
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        test_id = f"{module}.py::{case.get('name')}"
+        outcome, text = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                text = (node.get("message") or "") + "\n" + (node.text or "")
+                break
+        # A test can fail in call and error in teardown: the worst outcome stands.
+        if run.outcomes.get(test_id) in ("failed", "error") and outcome == "passed":
+            continue
+        run.outcomes[test_id] = outcome
+        run.messages[test_id] = text
