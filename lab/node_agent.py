@@ -405,7 +405,12 @@ class NodeAgent:
     # -- deletions --
     def finish_deletions(self) -> None:
         """Pods being deleted on lab nodes: stop what runs, then confirm as a kubelet does."""
-        for meta in self._metadata_list():
+        metas = self._metadata_list()
+        present = {meta.get("uid") for meta in metas}
+        for uid in [u for u in self.running if u not in present]:
+            # Deleted outright (gracePeriodSeconds=0, e.g. a lab reset): a kubelet kills what is left.
+            self.stop_pod(self.running.pop(uid), 0)
+        for meta in metas:
             if not meta.get("deletionTimestamp") or meta["uid"] in self.finalized:
                 continue
             r = self.running.pop(meta["uid"], None)

@@ -10,7 +10,12 @@ to their counters once per tick. Semantics follow reference/ztunnel-metrics.md ย
   RBAC lets ztunnel mint certificates, and the node's ztunnel is Ready;
 - an edge is mutual_tls exactly when both ends have a mesh identity; otherwise each redirected end
   reports plaintext (`unknown`), and a STRICT PeerAuthentication at the destination denies it
-  (opened, then closed with response_flags=DENY, no bytes); two non-redirected ends: no series.
+  (opened, then closed with response_flags=DENY, no bytes); two non-redirected ends: no series;
+- a Service bound to a live waypoint (istio.io/use-waypoint) is reached through it when the client
+  has a mesh identity.
+
+The edges are the clients' connection attempts and a Service's endpoints are its live pods: the lab
+does not gate endpoints on readiness, so an identity failure shows up as plaintext, not an outage.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ ROOT_NAMESPACE = "istio-system"  # mesh-wide PeerAuthentication lives here
 ZTUNNEL_NAMESPACE = "ztunnel"
 DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode"
 REDIRECTION_ANNOTATION = "ambient.istio.io/redirection"
+USE_WAYPOINT_LABEL = "istio.io/use-waypoint"
 UNKNOWN = "unknown"
 
 OPENED = "istio_tcp_connections_opened"
@@ -275,6 +281,16 @@ class _Index:
         return [p for p in self.pods_by_namespace.get(namespace, ())
                 if all(_labels(p).get(k) == v for k, v in selector.items())]
 
+    def waypoint(self, namespace: str, service: str, namespaces: Mapping[str, dict]) -> dict | None:
+        """The live waypoint pod serving the Service (istio.io/use-waypoint on the Service, else on
+        its namespace; "none" opts out), or None: then traffic goes straight to the endpoints."""
+        svc = self.services.get((namespace, service)) or {}
+        name = _labels(svc).get(USE_WAYPOINT_LABEL) or _labels(namespaces.get(namespace) or {}).get(USE_WAYPOINT_LABEL)
+        if not name or name == "none":
+            return None
+        return next((p for p in self.pods_by_namespace.get(namespace, ())
+                     if _labels(p).get("gateway.networking.k8s.io/gateway-name") == name), None)
+
     def sources(self, namespace: str, source: str) -> list[dict]:
         return [p for p in self.pods_by_namespace.get(namespace, ())
                 if _labels(p).get("app") == source or workload_name(p) == source]
@@ -329,16 +345,27 @@ def tick_increments(state: TwinState, edges: Iterable[Edge]) -> dict[str, dict[S
         if not endpoints:
             continue  # no Service or no ready backend: the client never gets a connection
         service = (edge.destination, edge.server_namespace)
+        waypoint = index.waypoint(edge.server_namespace, edge.destination, state.namespaces)
         for src in index.sources(edge.namespace, edge.source):
             for dst, n in zip(endpoints, _split(edge.connections_per_second, len(endpoints))):
                 if n:
-                    _count_pair(out, enrolment, state, src, dst, service, n, edge)
+                    _count_pair(out, enrolment, state, src, dst, service, n, edge, waypoint)
     return out
 
 
 def _count_pair(out, enrolment: Enrolment, state: TwinState, src: dict, dst: dict,
-                service: tuple[str, str], n: int, edge: Edge) -> None:
+                service: tuple[str, str], n: int, edge: Edge, waypoint: dict | None = None) -> None:
     request, response = edge.request_bytes * n, edge.response_bytes * n
+    if waypoint is not None and enrolment.has_mesh_identity(src):
+        # Through the waypoint (ยง4): the client's ztunnel sends HBONE to the waypoint; the server's
+        # ztunnel sees the waypoint as its mTLS peer. The waypoint (Envoy) reports for itself.
+        labels = _labels_for("source", src, waypoint, service, state.nodes, pod_principal(src), "mutual_tls", "-")
+        _count(out, enrolment.ztunnel_for(src), labels, n, request, response)
+        if enrolment.has_mesh_identity(dst):
+            labels = _labels_for("destination", waypoint, dst, service, state.nodes, pod_principal(waypoint),
+                                 "mutual_tls", "-")
+            _count(out, enrolment.ztunnel_for(dst), labels, n, request, response)
+        return
     if enrolment.has_mesh_identity(src) and enrolment.has_mesh_identity(dst):
         principal = pod_principal(src)
         for reporter, pod in (("source", src), ("destination", dst)):

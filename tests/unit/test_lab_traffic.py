@@ -289,3 +289,19 @@ def test_namespace_selector_edges_expand_over_matching_namespaces():
 
 def test_active_proxy_count_counts_redirected_pods_per_node():
     assert redirected_pods_by_node(state_of(healthy())) == {"worker-0": 1, "worker-1": 1}
+
+
+def test_a_service_behind_a_waypoint_is_reached_through_it():
+    parts = healthy()
+    parts["namespaces"][NS]["metadata"]["labels"]["istio.io/use-waypoint"] = "waypoint"
+    parts["pods"].append(pod("waypoint-xyz", NS, "worker-1", ip="127.1.0.9", redirected=False, sa="waypoint",
+                             labels={"gateway.networking.k8s.io/gateway-name": "waypoint",
+                                     "istio.io/dataplane-mode": "none"}))
+    inc = tick_increments(state_of(parts), [EDGE])
+    labels, _ = only(series(inc, "ztunnel-4"), OPENED, reporter="source")
+    assert (labels["destination_workload"], labels["destination_principal"]) == (
+        "waypoint-xyz", f"spiffe://cluster.local/ns/{NS}/sa/waypoint")
+    assert labels["destination_service"] == f"chat-backend.{NS}.svc.cluster.local"
+    labels, _ = only(series(inc, "ztunnel-5"), OPENED, reporter="destination")
+    assert (labels["source_principal"], labels["connection_security_policy"]) == (
+        f"spiffe://cluster.local/ns/{NS}/sa/waypoint", "mutual_tls")
