@@ -1,0 +1,230 @@
+"""The lab's ztunnel endpoints and Prometheus, against a running twin (lab/services.py).
+
+The endpoints must look like ztunnel to a scraper (OpenMetrics text, the real labels, counters
+that grow) and follow the twin's state the way a real mesh would under the runbook's faults.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import tenacity
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+from lab import faults
+from lab.workload_identity import RbacIndex
+from tests.lab.twin_access import fault
+
+pytestmark = pytest.mark.lab
+
+PILOT = "bank-employees-jboss-chat"
+PILOT_EDGES = [("bff", "chat-backend"), ("bff", "eap-domain-group-a"), ("bff", "eap-domain-group-b")]
+CLIENT = f"spiffe://cluster.local/ns/{PILOT}/sa/bff"
+OPENED = "istio_tcp_connections_opened_total"
+SETTLE_S = 10  # the endpoints relist within ~1 s of a change; bounded with room for a busy machine
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(lab) -> Path:
+    return lab.kubeconfig
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(lab) -> str:
+    url = lab.env.get("LAB_PROMETHEUS_URL")
+    if not url:
+        pytest.fail(f"no LAB_PROMETHEUS_URL in {lab.dir / 'env'}: the lab's services did not start")
+    return url
+
+
+def ztunnel_pods(api) -> dict[str, dict]:
+    """node -> its ztunnel pod."""
+    pods = api.get("/api/v1/namespaces/ztunnel/pods", labelSelector="app=ztunnel")["items"]
+    return {p["spec"]["nodeName"]: p for p in pods}
+
+
+def fetch(ip: str, path: str = "/metrics", accept: str | None = None) -> tuple[str, str]:
+    request = urllib.request.Request(f"http://{ip}:15020{path}", headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.headers.get("Content-Type", ""), response.read().decode()
+
+
+def samples(ip: str) -> list:
+    _, text = fetch(ip, "/stats/prometheus", "application/openmetrics-text;version=1.0.0")
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def edge_series(api, reporter: str, source: str, destination: str) -> list:
+    """The node's ztunnel series for one pilot edge, scraped from the node that reports it."""
+    pods = {p["metadata"]["labels"].get("app"): p for p in api.get(f"/api/v1/namespaces/{PILOT}/pods")["items"]}
+    node = pods[source if reporter == "source" else destination]["spec"]["nodeName"]
+    ip = ztunnel_pods(api)[node]["status"]["podIP"]
+    service = f"{destination}.{PILOT}.svc.cluster.local"
+    return [s for s in samples(ip) if s.name == OPENED and s.labels["reporter"] == reporter
+            and s.labels["source_workload_namespace"] == PILOT and s.labels["destination_service"] == service]
+
+
+def total(series, **labels) -> float:
+    return sum(s.value for s in series if all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def grows(read, seconds: float = SETTLE_S) -> None:
+    """Bounded: `read()` (a number) must grow between two reads about 1.5 s apart."""
+    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(seconds), wait=tenacity.wait_fixed(0.5),
+                                     reraise=True):
+        with attempt:
+            before = read()
+            time.sleep(1.5)
+            after = read()
+            assert after > before, f"did not grow: {before} -> {after}"
+
+
+def test_every_ztunnel_pod_ip_serves_openmetrics_on_15020(api):
+    for node, pod in ztunnel_pods(api).items():
+        ip = pod["status"]["podIP"]
+        content_type, text = fetch(ip, "/metrics", "application/openmetrics-text;version=1.0.0")
+        assert content_type.startswith("application/openmetrics-text"), (node, content_type)
+        assert text.endswith("# EOF\n")
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        assert families["istio_build"].samples[0].labels == {"component": "ztunnel", "tag": "1.28.3"}
+        for name in ("istio_tcp_connections_opened", "istio_tcp_connections_closed",
+                     "istio_tcp_received_bytes", "istio_tcp_sent_bytes"):
+            assert families[name].type == "counter", (node, name)
+        # Without an OpenMetrics Accept header: same body, text/plain (as ztunnel answers).
+        plain_type, plain = fetch(ip, "/stats/prometheus")
+        assert plain_type.startswith("text/plain") and plain.endswith("# EOF\n")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            fetch(ip, "/stats")
+        assert err.value.code == 404
+
+
+def test_counters_only_grow_between_two_scrapes(api):
+    ips = [p["status"]["podIP"] for p in ztunnel_pods(api).values()]
+    first = {ip: {(s.name, tuple(sorted(s.labels.items()))): s.value for s in samples(ip)} for ip in ips}
+    time.sleep(2.2)
+    grew = 0
+    for ip in ips:
+        second = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in samples(ip)}
+        for key, value in first[ip].items():
+            assert second.get(key, -1) >= value, (ip, key)
+            grew += second[key] > value
+    assert grew, "no counter grew in 2 s"
+
+
+@pytest.mark.parametrize("source, destination", PILOT_EDGES)
+def test_pilot_edges_are_mutual_tls_with_the_client_principal(api, source, destination):
+    for reporter in ("source", "destination"):
+        series = edge_series(api, reporter, source, destination)
+        assert series, f"no {reporter} series for {source} -> {destination}"
+        assert {s.labels["connection_security_policy"] for s in series} == {"mutual_tls"}
+        assert {s.labels["source_principal"] for s in series} == {CLIENT}
+        assert {s.labels["destination_principal"] for s in series} == {
+            f"spiffe://cluster.local/ns/{PILOT}/sa/{destination}"}
+        assert len(series[0].labels) == 27  # ztunnel 1.25+: 23 labels plus four locality labels
+    grows(lambda: total(edge_series(api, "destination", source, destination), connection_security_policy="mutual_tls"))
+
+
+def test_rbac_evaluator_agrees_with_subject_access_reviews(api, kubeconfig):
+    """The endpoints decide workload identity from listed RBAC; the apiserver's own answer must match,
+    on the healthy twin and with the pilot's RoleBinding removed."""
+    def compare():
+        index = RbacIndex.build(*(api.get(f"/apis/rbac.authorization.k8s.io/v1/{kind}")["items"]
+                                  for kind in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")))
+        for ns in api.get("/api/v1/namespaces")["items"]:
+            name = ns["metadata"]["name"]
+            answers = []
+            for resource, subresource, verb in (("serviceaccounts", "token", "create"),
+                                                ("serviceaccounts", "", "impersonate")):
+                review = api.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+                    "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                    "spec": {"user": "system:serviceaccount:ztunnel:ztunnel",
+                             "groups": ["system:serviceaccounts", "system:serviceaccounts:ztunnel",
+                                        "system:authenticated"],
+                             "resourceAttributes": {"namespace": name, "group": "", "resource": resource,
+                                                    "subresource": subresource, "verb": verb}}})
+                answers.append(review["status"].get("allowed", False))
+            assert index.ztunnel_may_mint(name) == all(answers), name
+        return index
+
+    assert compare().ztunnel_may_mint(PILOT)
+    with fault(kubeconfig, "ztunnel-rbac-missing"):
+        assert not compare().ztunnel_may_mint(PILOT)
+
+
+def test_missing_workload_identity_rbac_turns_pilot_edges_plaintext(api, kubeconfig):
+    with fault(kubeconfig, "ztunnel-rbac-missing"):
+        for source, destination in PILOT_EDGES:
+            grows(lambda: total(edge_series(api, "destination", source, destination),
+                                connection_security_policy="unknown", source_principal="unknown"))
+            # STRICT PeerAuthentication in the pilot: the plaintext is denied at the destination.
+            grows(lambda: sum(s.value for s in _closed(api, destination) if s.labels["response_flags"] == "DENY"))
+            mtls = lambda: total(edge_series(api, "destination", source, destination),
+                                 connection_security_policy="mutual_tls")
+            before = mtls()
+            time.sleep(1.5)
+            assert mtls() == before, "mutual_tls kept growing without workload identity"
+
+
+def _closed(api, destination: str) -> list:
+    pods = {p["metadata"]["labels"].get("app"): p for p in api.get(f"/api/v1/namespaces/{PILOT}/pods")["items"]}
+    ip = ztunnel_pods(api)[pods[destination]["spec"]["nodeName"]]["status"]["podIP"]
+    service = f"{destination}.{PILOT}.svc.cluster.local"
+    return [s for s in samples(ip) if s.name == "istio_tcp_connections_closed_total"
+            and s.labels["reporter"] == "destination" and s.labels["destination_service"] == service]
+
+
+def test_unlabelled_namespace_stops_pilot_mutual_tls(api, kubeconfig):
+    """namespace-unlabelled also drops the pods' redirection (istio-cni un-enrols them): both ends
+    leave the mesh, so, as on a real cluster, the pilot's mutual_tls counters stop growing and no
+    ztunnel counts the now-direct traffic (reference/ztunnel-metrics.md §4)."""
+    def pilot_total(policy):
+        return sum(total(edge_series(api, reporter, s, d), connection_security_policy=policy)
+                   for s, d in PILOT_EDGES for reporter in ("source", "destination"))
+
+    with fault(kubeconfig, "namespace-unlabelled"):
+        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SETTLE_S), wait=tenacity.wait_fixed(0.5),
+                                         reraise=True):
+            with attempt:
+                before = pilot_total("mutual_tls"), pilot_total("unknown")
+                time.sleep(1.5)
+                assert (pilot_total("mutual_tls"), pilot_total("unknown")) == before
+    grows(lambda: pilot_total("mutual_tls"))  # and back to mTLS once the twin is restored
+
+
+def test_plaintext_traffic_fault_shows_as_denied_plaintext_at_the_destination(api, kubeconfig):
+    """CNI not active on bff's node: bff's traffic bypasses ztunnel, so only the destination's
+    ztunnel sees it, as plaintext from an unknown principal, and STRICT denies it."""
+    with fault(kubeconfig, "plaintext-traffic"):
+        pods = {p["metadata"]["labels"].get("app"): p for p in api.get(f"/api/v1/namespaces/{PILOT}/pods")["items"]}
+        if pods["bff"]["spec"]["nodeName"] != faults.PLAINTEXT_NODE:
+            pytest.fail(f"the twin moved bff off {faults.PLAINTEXT_NODE}; this test assumes it is there")
+        grows(lambda: sum(s.value for d in ("chat-backend", "eap-domain-group-a", "eap-domain-group-b")
+                          for s in _closed(api, d) if s.labels["connection_security_policy"] == "unknown"
+                          and s.labels["response_flags"] == "DENY" and s.labels["source_workload"] == "bff"))
+
+
+def _query(prometheus_url: str, promql: str) -> list[dict]:
+    url = f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def test_prometheus_answers_the_pilot_mutual_tls_series(prometheus_url):
+    promql = (f'sum by (destination_service) (istio_tcp_connections_opened_total{{reporter="destination",'
+              f'connection_security_policy="mutual_tls",source_principal="{CLIENT}"}})')
+    wanted = {f"{d}.{PILOT}.svc.cluster.local" for _, d in PILOT_EDGES}
+    # Prometheus applies new targets on a 5 s tick, then scrapes every second: ~6 s on a fresh lab.
+    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(15), wait=tenacity.wait_fixed(0.5), reraise=True):
+        with attempt:
+            result = _query(prometheus_url, promql)
+            assert wanted <= {r["metric"]["destination_service"] for r in result}, result
+    targets = _query(prometheus_url, 'up{job="ztunnel"}')
+    assert targets and all(t["value"][1] == "1" for t in targets)
+    assert {t["metric"]["namespace"] for t in targets} == {"ztunnel"}
+    assert all(t["metric"]["pod"].startswith("ztunnel-") and t["metric"]["node"] for t in targets)
