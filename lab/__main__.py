@@ -7,8 +7,10 @@ Every failure ends with one line on stderr saying what went wrong.
 from __future__ import annotations
 
 import argparse
+import json
 import importlib
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import time
 
 from lab import control_plane as cp
 from lab import crds
+from lab.kubeapi import ApiException
 from lab.paths import BIN_DIR, BUILD_SCRIPT, REPO, LabPaths
 
 EXIT_FAILED, EXIT_NOT_RUNNING = 1, 3
@@ -28,7 +31,7 @@ def build(quiet: bool) -> None:
     with open(BUILD_LOG, "ab") as log:
         out = log if quiet else None
         if subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=out, stderr=subprocess.STDOUT if quiet else None,
-                          env={**__import__("os").environ, "LAB_BIN_DIR": str(BIN_DIR)}).returncode:
+                          env={**os.environ, "LAB_BIN_DIR": str(BIN_DIR)}).returncode:
             raise cp.LabError(f"lab/build.sh failed; see {BUILD_LOG}")
 
 
@@ -78,7 +81,7 @@ def up(args) -> int:
         reconcile.save_baseline(api, paths)
         api.close()
         prometheus_url = None
-        if importlib.util.find_spec("lab.services") is not None:
+        if args.services and importlib.util.find_spec("lab.services") is not None:
             # The metrics endpoints, node agent and Prometheus (lab/services.py) start last: they
             # read the seeded twin.
             services = importlib.import_module("lab.services")
@@ -143,6 +146,13 @@ def fault(args) -> int:
     return 0
 
 
+def _api_message(e) -> str:
+    try:
+        return json.loads(e.body).get("message", "")
+    except (TypeError, ValueError):
+        return str(e.body or "")[:200]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -150,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     p_up = sub.add_parser("up", help="build if needed, start etcd + kube-apiserver, seed the twin")
     p_up.add_argument("--nodes", type=int, default=6, help="nodes in the twin (3 masters + workers)")
     p_up.add_argument("--extra-tenants", type=int, default=0, help="generated ambient tenants to add")
+    p_up.add_argument("--no-services", dest="services", action="store_false",
+                      default=os.environ.get("OSSM_LAB_SERVICES", "1") != "0",
+                      help="control plane and twin only: no ztunnel endpoints, node agent or Prometheus "
+                           "(they bind fixed addresses, so only one lab at a time can run them); "
+                           "also OSSM_LAB_SERVICES=0")
     p_up.add_argument("--keep-on-failure", action="store_true", help="keep logs/state when `up` fails")
     p_up.set_defaults(func=up)
     sub.add_parser("down", help="stop this lab's processes and remove its state").set_defaults(func=down)
@@ -167,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except (cp.LabError, crds.CrdsMissing) as e:
         print(f"lab: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except ApiException as e:
+        print(f"lab: the API server answered {e.status} {e.reason}: {_api_message(e)}"[:500], file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:  # one line for the user; the traceback is noise here
         print(f"lab: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500], file=sys.stderr)

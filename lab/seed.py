@@ -251,6 +251,12 @@ def create(api: Api, obj: dict, uids: dict) -> dict:
     _resolve_owners(obj, uids)
     live = _retry_new_kind(api.create, obj)
     live["kind"], live["apiVersion"] = obj["kind"], obj["apiVersion"]
+    if obj["kind"] == "Node" and live["spec"].get("taints") != obj["spec"].get("taints"):
+        # Admission (TaintNodesByCondition) taints every new Node not-ready; the node lifecycle
+        # controller lifts that taint once the kubelet reports Ready, which the twin's nodes are.
+        live["spec"]["taints"] = obj["spec"].get("taints")
+        live = api.replace(live)
+        live["kind"], live["apiVersion"] = obj["kind"], obj["apiVersion"]
     if status is not None:
         live = write_status(api, live, status)
         live["kind"], live["apiVersion"] = obj["kind"], obj["apiVersion"]
