@@ -151,7 +151,8 @@ class Api:
         response = self.api_client.call_api(
             path, method,
             query_params=query or [],
-            header_params={"Accept": "text/plain" if raw else "application/json",
+            # pods/log answers 406 to "Accept: text/plain" (kube-apiserver 1.34); kubectl sends */* too.
+            header_params={"Accept": "*/*" if raw else "application/json",
                            "Content-Type": "application/json"},
             body=body,
             auth_settings=["BearerToken"],
