@@ -54,6 +54,10 @@ def key_str(key: tuple[str, str, str]) -> str:
 
 
 def managed(obj: dict) -> bool:
+    if obj["kind"] == "Event" and "repair-controller" in obj.get("source", {}).get("component", ""):
+        # The API server's own ClusterIP/NodePort repair loops report races with new Services;
+        # they come and go on a real cluster too and are not part of the twin or of any fault.
+        return False
     ns = obj["metadata"].get("namespace")
     if obj["kind"] == "Namespace":
         return obj["metadata"]["name"] not in SYSTEM_NAMESPACES
