@@ -64,8 +64,8 @@ def test_nothing_beyond_the_plan_is_readable():
 def test_writes_are_probe_pods_and_access_reviews_only():
     writes = {(ns, g, res, v) for ns, r in grants() for v in set(r["verbs"]) - READ - {"watch"}
               for g in r["apiGroups"] for res in r["resources"]}
-    assert writes == {(DEFAULT_PROBE_NAMESPACE, "", "pods", "create"), (DEFAULT_PROBE_NAMESPACE, "", "pods", "delete"),
-                      (None, "authorization.k8s.io", "subjectaccessreviews", "create")}
+    probe_pods = {(DEFAULT_PROBE_NAMESPACE, "", "pods", v) for v in ("create", "delete", "deletecollection")}
+    assert writes == probe_pods | {(None, "authorization.k8s.io", "subjectaccessreviews", "create")}
 
 
 def test_the_probe_namespace_is_created_by_the_manifests_not_the_runner():

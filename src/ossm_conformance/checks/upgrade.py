@@ -157,7 +157,8 @@ def arrival_note(view, profile: Profile, target: str) -> str:
         return f"{target} is already offered by the installed operator {csv} (the Istio CRD's spec.version enum accepts it): {how}."
     newest = [v for v in offered if minor_of(v) == minor_of(target) and parse_version(v)]
     newest_text = max(newest, key=parse_version) if newest else "none"
-    follow = (f"; Istio {profile.istio.name} follows {alias}, so the operator update alone rolls the mesh to its newest patch"
+    follow = (f"; Istio {profile.istio.name} follows {alias}, so the operator update alone rolls the mesh to the new "
+              f"operator's newest {minor_of(target)} patch, which may be past {target} (pin spec.version: {target} to stop there)"
               if alias else "")
     return (f"{target} arrives only after an operator update; installed CSV {csv} does not offer it "
             f"(newest {minor_of(target) or '?'} release in the Istio CRD's spec.version enum: {newest_text}){follow}.")

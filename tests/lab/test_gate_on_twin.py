@@ -1,0 +1,87 @@
+"""`make preupgrade` end to end on the twin: go for the next patch, no-go with a named reason otherwise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ossm_conformance import exitcodes
+from ossm_conformance.facts import running_istio_version
+from ossm_conformance.kube.client import Api, build_api_client
+from ossm_conformance.kube.snapshot import Read, fetch
+from ossm_conformance.profile import load_profile
+from ossm_conformance.versions import parse_version
+
+from suite_runner import REPO, run_suite
+from twin_access import fault, twin_kubeconfig
+
+pytestmark = pytest.mark.lab
+PROFILE = load_profile(REPO / "profiles" / "spoke-dc-v6.yaml")
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(request) -> Path:
+    return twin_kubeconfig(request)
+
+
+@pytest.fixture(scope="module")
+def running(kubeconfig):
+    """The twin's running version, read the way the gate reads it (IstioRevision.spec.version)."""
+    client, _ = build_api_client(str(kubeconfig), None)
+    view = fetch(Api(client), [Read("istios"), Read("istiorevisions")])
+    version = parse_version(running_istio_version(view, PROFILE))
+    assert version is not None, "the twin has no running Istio version"
+    return version
+
+
+def gate(kubeconfig: Path, tmp_path: Path, target: str):
+    report = tmp_path / "gate.json"
+    run = run_suite(kubeconfig, tmp_path, "--target-version", target, "--settle-timeout", "2", "-m", "not mtls",
+                    "--gate-report", str(report))
+    return run, (json.loads(report.read_text()) if report.exists() else None)
+
+
+def test_next_patch_is_go_on_the_healthy_twin(kubeconfig, running, tmp_path):
+    target = f"v{running.major}.{running.minor}.{running.patch + 1}"
+    run, verdict = gate(kubeconfig, tmp_path, target)
+    assert run.exit_code == exitcodes.CONFORMANT, run.output[-3000:]
+    assert verdict["verdict"] == "go" and verdict["reasons"] == []
+    assert (verdict["target"], verdict["running"]) == (target, str(running))
+    assert any("updateStrategy InPlace" in n for n in verdict["notes"])
+    assert "pre-upgrade gate: GO" in run.output
+    assert run.with_outcome("passed") >= {
+        "test_upgrade_gate.py::test_target_is_a_newer_patch_of_the_running_minor",
+        "test_upgrade_gate.py::test_no_inactive_revision_pending_deletion",
+        "test_upgrade_gate.py::test_no_pending_installplan_to_another_minor"}
+
+
+@pytest.mark.parametrize("target, reason", [
+    (lambda r: f"v{r.major}.{r.minor + 1}.0", "a minor upgrade, not a patch bump"),
+    (lambda r: f"v{r.major}.{r.minor}.{r.patch - 1}", "(a downgrade)"),
+    (lambda r: str(r), "the same version as running"),
+], ids=["minor-jump", "older", "same"])
+def test_not_a_newer_patch_is_no_go(kubeconfig, running, tmp_path, target, reason):
+    run, verdict = gate(kubeconfig, tmp_path, target(running))
+    assert run.exit_code == exitcodes.GATE_NO_GO, run.output[-3000:]
+    assert verdict["verdict"] == "no-go"
+    assert len(verdict["reasons"]) == 1 and reason in verdict["reasons"][0]
+    assert "pre-upgrade gate: NO-GO" in run.output
+
+
+def test_malformed_version_is_no_go_and_a_bad_invocation(kubeconfig, tmp_path):
+    run, verdict = gate(kubeconfig, tmp_path, "v1.28")
+    assert run.exit_code == exitcodes.BAD_INVOCATION, run.output[-3000:]
+    assert "is not a version" in run.output
+    assert verdict["verdict"] == "no-go" and "malformed version 'v1.28'" in verdict["reasons"][0]
+
+
+def test_degraded_ztunnel_is_no_go_naming_the_failed_tests(kubeconfig, running, tmp_path):
+    with fault(kubeconfig, "ztunnel-daemonset-degraded"):
+        run, verdict = gate(kubeconfig, tmp_path, f"v{running.major}.{running.minor}.{running.patch + 1}")
+    assert run.exit_code == exitcodes.GATE_NO_GO, run.output[-3000:]
+    failed = sorted(run.with_outcome("failed"))
+    assert failed and verdict["verdict"] == "no-go"
+    named = [r for r in verdict["reasons"] if r.startswith("conformance test failed: ")]
+    assert len(named) == len(failed) and any("ztunnel" in r for r in named), verdict["reasons"]
