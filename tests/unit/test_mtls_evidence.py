@@ -31,7 +31,9 @@ def test_growing_mutual_tls_from_the_profiled_identity_passes():
 def test_presence_without_growth_fails():
     verdict = _judge(_obs((series(), 0)))
     assert verdict.outcome == evidence.FAIL
-    assert "+0" in verdict.findings[0].actual and "No connection of this edge" in verdict.findings[0].fix
+    finding = verdict.findings[0]
+    assert "grew: nothing, on any ztunnel; flat: policy mutual_tls" in finding.actual
+    assert "bypasses ztunnel" in finding.fix and "namespace not labelled" in finding.fix
 
 
 def test_plaintext_toward_the_destination_fails_even_with_mtls_growth():

@@ -78,17 +78,23 @@ def _finding(tenant, edge, dest_ns, principal, obs, toward, grew, *, plaintext: 
     expected = (f"reporter=destination, connection_security_policy=mutual_tls, source_principal={principal}: "
                 f"istio_tcp_connections_opened_total grows over the {window}; no plaintext (unknown) connection "
                 f"toward {edge.destination}.{dest_ns}")
-    seen = _summary(obs, toward) or "no connection toward the destination counted by any ztunnel"
-    actual = f"mutual_tls from {principal}: +{grew:g}; observed: {seen}"
+    growing, flat = [d for d in toward if d.delta > 0], [d for d in toward if d.delta <= 0]
+    actual = (f"mutual_tls from {principal}: +{grew:g}; grew: {_summary(obs, growing) or 'nothing, on any ztunnel'}"
+              + (f"; flat: {_summary(obs, flat)}" if flat else ""))
     if plaintext:
-        fix = (f"{runbook.PLAINTEXT} If {tenant} and {dest_ns} are labelled and istio-cni is healthy on the nodes above, "
-               f"ztunnel may lack workload identity there: {runbook.WORKLOAD_IDENTITY_RBAC}")
+        namespaces = " and ".join(dict.fromkeys((tenant, dest_ns)))
+        fix = (f"{runbook.PLAINTEXT.replace('<ns>', namespaces)} If {namespaces} {'is' if tenant == dest_ns else 'are'} "
+               f"labelled and istio-cni is healthy on the nodes above, ztunnel may lack workload identity there: "
+               f"{runbook.WORKLOAD_IDENTITY_RBAC}")
     elif _other_principals(toward, edge):
         fix = (f"mutual_tls is seen from another identity: {edge.source} runs under a different ServiceAccount than "
                f"the profiled {edge.source_service_account}; fix the Deployment's serviceAccountName or the profile.")
     else:
-        fix = (f"No connection of this edge was counted in the window: check that {edge.source} in {tenant} is running "
-               f"and calling {edge.destination} (a longer --mtls-window helps with sparse traffic). "
+        # Two pods that are not redirected to ztunnel produce no series at all: silence is also
+        # what plaintext between un-enrolled pods looks like.
+        fix = (f"No ztunnel counted this edge in the window: either its traffic bypasses ztunnel (plaintext between pods "
+               f"that are not enrolled: {runbook.PLAINTEXT.replace('<ns>', tenant)}), or {edge.source} is not calling "
+               f"{edge.destination} (check that it runs; a longer --mtls-window helps with sparse traffic). "
                f"{runbook.POD_NOT_READY}")
     return Finding(object=f"edge {edge.id(tenant)} ({edge.source} -> {edge.destination}.{dest_ns})",
                    expected=expected, actual=actual, fix=fix)
