@@ -73,11 +73,12 @@ def up(args) -> int:
 
     procs: dict[str, dict] = {}
     try:
-        api_url = cp.start(paths, procs, seed.node_ips(args.nodes))
+        slot = seed.free_slot(args.nodes)
+        api_url = cp.start(paths, procs, seed.node_ips(args.nodes, slot))
         api = Api(paths.kubeconfig)
         crds.install(api, crd_docs)
-        seed.seed(api, nodes=args.nodes, extra_tenants=args.extra_tenants)
-        seed.save_params(paths.seed_params, args.nodes, args.extra_tenants)
+        seed.seed(api, nodes=args.nodes, extra_tenants=args.extra_tenants, slot=slot)
+        seed.save_params(paths.seed_params, args.nodes, args.extra_tenants, slot)
         reconcile.save_baseline(api, paths)
         api.close()
         prometheus_url = None

@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,10 +60,18 @@ def _render_file(name: str, variables: dict) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(Template(text).substitute(flat)) if doc]
 
 
-class Topology:
-    """Nodes and their addresses; hands out pod IPs from each node's pod CIDR."""
+SLOT_SPAN = 1024  # addresses per lab slot: up to 1,000 nodes, so a benchmark twin fits in one slot
 
-    def __init__(self, spec: dict, nodes: int):
+
+class Topology:
+    """Nodes and their addresses; hands out pod IPs from each node's pod CIDR.
+
+    `slot` shifts the loopback addresses the lab binds (node kubelet IPs, ztunnel pod IPs) by
+    SLOT_SPAN, so several labs (parallel test sessions, a benchmark beside a demo) can run on
+    one machine without fighting over 127.10.0.1:15020.
+    """
+
+    def __init__(self, spec: dict, nodes: int, slot: int = 0):
         masters = spec["masters"]
         if nodes < masters + 3:
             raise ValueError(f"the twin needs at least {masters + 3} nodes (3 workers carry its pods)")
@@ -73,15 +82,16 @@ class Topology:
         self.index = {n: i for i, n in enumerate(self.names)}
         self._next_pod = {n: 10 for n in self.names}
         self._block = 2 ** (32 - spec["pod_cidr_prefix"])
+        self.slot = slot
 
     def _ip(self, base_key: str, offset: int) -> str:
         return str(ipaddress.ip_address(self.spec[base_key]) + offset)
 
     def internal_ip(self, node: str) -> str:
-        return self._ip("internal_ip_base", self.index[node] + 1)
+        return self._ip("internal_ip_base", self.slot * SLOT_SPAN + self.index[node] + 1)
 
     def ztunnel_ip(self, node: str) -> str:
-        return self._ip("ztunnel_ip_base", self.index[node] + 1)
+        return self._ip("ztunnel_ip_base", self.slot * SLOT_SPAN + self.index[node] + 1)
 
     def pod_cidr(self, node: str) -> str:
         return f"{self._ip('pod_cidr_base', self.index[node] * self._block)}/{self.spec['pod_cidr_prefix']}"
@@ -95,9 +105,29 @@ class Topology:
         return "master" if self.index[node] < self.spec["masters"] else "worker"
 
 
-def node_ips(nodes: int = DEFAULT_NODES) -> list[str]:
-    topo = Topology(_load("nodes.yaml"), nodes)
+def node_ips(nodes: int = DEFAULT_NODES, slot: int = 0) -> list[str]:
+    topo = Topology(_load("nodes.yaml"), nodes, slot)
     return [topo.internal_ip(n) for n in topo.names]
+
+
+def free_slot(nodes: int = DEFAULT_NODES, slots: int = 16) -> int:
+    """The first slot whose first node and ztunnel addresses nobody listens on yet."""
+    spec = _load("nodes.yaml")
+    for slot in range(slots):
+        topo = Topology(spec, nodes, slot)
+        first = topo.names[0]
+        if _free(topo.internal_ip(first), spec["kubelet_port"]) and _free(topo.ztunnel_ip(first), 15020):
+            return slot
+    raise RuntimeError(f"no free lab address slot among {slots}: too many labs running")
+
+
+def _free(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((ip, port))
+            return True
+        except OSError:
+            return False
 
 
 def _nodes(topo: Topology, now: str) -> list[dict]:
@@ -182,10 +212,10 @@ def _tenant(tenant: dict, spec: dict, topo: Topology, now: str, rr: list[int]) -
     return objs
 
 
-def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None = None) -> list[dict]:
+def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None = None, slot: int = 0) -> list[dict]:
     """Every object of the twin, in creation order. Pure: no API calls."""
     now = now or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    topo = Topology(_load("nodes.yaml"), nodes)
+    topo = Topology(_load("nodes.yaml"), nodes, slot)
     objs = _render_file("cluster.yaml", {"now": now, "node_count": len(topo.names)})
     objs += _nodes(topo, now)
     objs += _platform_workloads(topo, now)
@@ -276,9 +306,9 @@ def apply(api: Api, objs: list[dict], uids: dict | None = None) -> dict:
     return uids
 
 
-def seed(api: Api, nodes: int = DEFAULT_NODES, extra_tenants: int = 0) -> list[dict]:
+def seed(api: Api, nodes: int = DEFAULT_NODES, extra_tenants: int = 0, slot: int = 0) -> list[dict]:
     """Seeds the healthy twin into an empty lab; returns the rendered objects."""
-    objs = render(nodes, extra_tenants)
+    objs = render(nodes, extra_tenants, slot=slot)
     apply(api, objs)
     return objs
 
@@ -287,12 +317,12 @@ def namespaces(objs: list[dict]) -> set[str]:
     return {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
 
 
-def save_params(path: Path, nodes: int, extra_tenants: int) -> None:
-    path.write_text(json.dumps({"nodes": nodes, "extra_tenants": extra_tenants}) + "\n")
+def save_params(path: Path, nodes: int, extra_tenants: int, slot: int = 0) -> None:
+    path.write_text(json.dumps({"nodes": nodes, "extra_tenants": extra_tenants, "slot": slot}) + "\n")
 
 
 def load_params(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        return {"nodes": DEFAULT_NODES, "extra_tenants": 0}
+        return {"nodes": DEFAULT_NODES, "extra_tenants": 0, "slot": 0}

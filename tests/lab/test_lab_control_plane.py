@@ -79,13 +79,15 @@ def test_istio_default_is_the_runbooks(api):
     assert revision["metadata"]["ownerReferences"][0]["uid"] == istio["metadata"]["uid"]
 
 
-def test_nodes_and_daemonset_pods(api):
+def test_nodes_and_daemonset_pods(api, lab):
+    # The lab's address slot shifts every loopback address by SLOT_SPAN (several labs per machine).
+    topo = seed.Topology(seed._load("nodes.yaml"), 6, seed.load_params(LabPaths(lab.dir).seed_params)["slot"])
     nodes = _items(api, "/api/v1/nodes")
     assert [n["metadata"]["name"] for n in nodes] == [f"spoke-dc-v6-master-{i}" for i in range(3)] + \
         [f"spoke-dc-v6-worker-{i}" for i in range(3)]
     for i, node in enumerate(nodes):
         assert _cond(node, "Ready")["status"] == "True"
-        assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": f"127.20.0.{i + 1}"}
+        assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": topo.internal_ip(node["metadata"]["name"])}
         assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
         master = i < 3
         assert ("node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]) == master
@@ -103,8 +105,7 @@ def test_nodes_and_daemonset_pods(api):
         for pod in pods:
             assert pod["status"]["phase"] == "Running" and _cond(pod, "Ready")["status"] == "True"
             assert pod["metadata"]["ownerReferences"][0]["uid"] == daemonset["metadata"]["uid"]
-            node_index = list(ip_of).index(pod["spec"]["nodeName"])
-            expected_ip = f"127.10.0.{node_index + 1}" if ns == "ztunnel" else ip_of[pod["spec"]["nodeName"]]
+            expected_ip = topo.ztunnel_ip(pod["spec"]["nodeName"]) if ns == "ztunnel" else ip_of[pod["spec"]["nodeName"]]
             assert pod["status"]["podIP"] == expected_ip
             if ns == "ztunnel":
                 assert pod["spec"]["containers"][0]["name"] == "istio-proxy"
