@@ -11,11 +11,11 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from lab import faults
 from lab.kubeapi import Api
 from ossm_conformance import exitcodes
 from ossm_conformance.kube.kinds import KINDS
 from suite_runner import REPO, run_suite
-from twin_access import twin_kubeconfig
 
 pytestmark = pytest.mark.lab
 SA_NS = SA_NAME = "ossm-conformance"
@@ -35,8 +35,8 @@ COLLECTIONS = {
 
 
 @pytest.fixture(scope="module")
-def admin(request):
-    api = Api(twin_kubeconfig(request))
+def admin(lab):
+    api = Api(lab.kubeconfig)
     created = []
     for doc in MANIFESTS:
         path = COLLECTIONS[doc["kind"]].format(ns=doc["metadata"].get("namespace"))
@@ -48,22 +48,22 @@ def admin(request):
                 raise
             api.request("PUT", f"{path}/{doc['metadata']['name']}", doc)
     yield api
-    # The namespace (and what lives in it) stays: without a namespace controller the lab finalizes
-    # namespaces itself (`python -m lab fault reset`); the cluster-wide grants go now.
+    # Cluster-wide grants by hand (the lab's reset knows no cluster RBAC kinds); the reset then removes
+    # the namespace and everything namespaced that the twin does not have.
     for path in reversed(created):
         if "/namespaces/" not in path and not path.startswith("/api/v1/namespaces"):
             api.delete(path)
     api.close()
+    faults.reset(lab.kubeconfig)
 
 
 @pytest.fixture(scope="module")
-def sa_kubeconfig(admin, request, tmp_path_factory) -> Path:
+def sa_kubeconfig(admin, lab, tmp_path_factory) -> Path:
     """A kubeconfig holding a short-lived TokenRequest token of the ServiceAccount (never in a report)."""
     answer = admin.request("POST", f"/api/v1/namespaces/{SA_NS}/serviceaccounts/{SA_NAME}/token",
                            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                             "spec": {"expirationSeconds": 3600}})
-    lab = yaml.safe_load(twin_kubeconfig(request).read_text())
-    cluster = dict(lab["clusters"][0]["cluster"])
+    cluster = dict(yaml.safe_load(lab.kubeconfig.read_text())["clusters"][0]["cluster"])
     if "certificate-authority" in cluster:  # inline the CA so the file stands alone
         cluster["certificate-authority-data"] = base64.b64encode(
             Path(cluster.pop("certificate-authority")).read_bytes()).decode()

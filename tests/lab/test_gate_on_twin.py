@@ -14,16 +14,16 @@ from ossm_conformance.kube.snapshot import Read, fetch
 from ossm_conformance.profile import load_profile
 from ossm_conformance.versions import parse_version
 
+from lab import faults
 from suite_runner import REPO, run_suite
-from twin_access import fault, twin_kubeconfig
 
 pytestmark = pytest.mark.lab
 PROFILE = load_profile(REPO / "profiles" / "spoke-dc-v6.yaml")
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(request) -> Path:
-    return twin_kubeconfig(request)
+def kubeconfig(lab) -> Path:
+    return lab.kubeconfig
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +77,9 @@ def test_malformed_version_is_no_go_and_a_bad_invocation(kubeconfig, tmp_path):
     assert verdict["verdict"] == "no-go" and "malformed version 'v1.28'" in verdict["reasons"][0]
 
 
-def test_degraded_ztunnel_is_no_go_naming_the_failed_tests(kubeconfig, running, tmp_path):
-    with fault(kubeconfig, "ztunnel-daemonset-degraded"):
-        run, verdict = gate(kubeconfig, tmp_path, f"v{running.major}.{running.minor}.{running.patch + 1}")
+def test_degraded_ztunnel_is_no_go_naming_the_failed_tests(twin, kubeconfig, running, tmp_path):
+    faults.apply("ztunnel-daemonset-degraded", kubeconfig)  # `twin` restores the healthy twin afterwards
+    run, verdict = gate(kubeconfig, tmp_path, f"v{running.major}.{running.minor}.{running.patch + 1}")
     assert run.exit_code == exitcodes.GATE_NO_GO, run.output[-3000:]
     failed = sorted(run.with_outcome("failed"))
     assert failed and verdict["verdict"] == "no-go"
