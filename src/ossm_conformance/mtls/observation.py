@@ -8,7 +8,7 @@ nothing, so it is *unobserved*, never evidence either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from .parse import Scrape
 
@@ -49,6 +49,14 @@ class Observation:
     @property
     def restarted(self) -> list[str]:
         return sorted(p for p, why in self.unobserved.items() if why == RESTARTED)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Observation":
+        return cls(data["source"], data["window"], [SeriesDelta(**d) for d in data["deltas"]],
+                   {k: Ztunnel(**z) for k, z in data["ztunnels"].items()}, data["unobserved"], data["query"])
 
 
 def from_scrapes(scrapes: list[Scrape], window: float) -> Observation:
