@@ -19,6 +19,7 @@ does not gate endpoints on readiness, so an identity failure shows up as plainte
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -65,7 +66,9 @@ class Edge:
     connections_per_second: int = 1
     request_bytes: int = 512
     response_bytes: int = 2048
-    # Instead of one namespace: every namespace carrying these labels (the bench's generated tenants).
+    # Instead of one namespace: every namespace whose name matches this shell pattern and carries
+    # these labels (the bench's generated tenants); the destination is then in the same namespace.
+    namespace_pattern: str = ""
     namespace_labels: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -80,17 +83,20 @@ def edges_from_config(config: dict) -> list[Edge]:
         entry = dict(entry)
         selector = entry.pop("namespace_selector", None) or {}
         labels = tuple(sorted((selector.get("matchLabels") or {}).items()))
-        edges.append(Edge(namespace=entry.pop("namespace", ""), namespace_labels=labels, **entry))
+        edges.append(Edge(namespace=entry.pop("namespace", ""), namespace_labels=labels,
+                          namespace_pattern=entry.pop("namespace_pattern", ""), **entry))
     return edges
 
 
 def _expand(edges: Iterable[Edge], namespaces: Mapping[str, dict]) -> Iterable[Edge]:
     for edge in edges:
-        if not edge.namespace_labels:
+        if not edge.namespace_labels and not edge.namespace_pattern:
             yield edge
             continue
         for name, ns in namespaces.items():
             labels = _labels(ns)
+            if edge.namespace_pattern and not fnmatch.fnmatchcase(name, edge.namespace_pattern):
+                continue
             if all(labels.get(k) == v for k, v in edge.namespace_labels):
                 yield Edge(name, edge.source, edge.destination, edge.destination_namespace,
                            edge.connections_per_second, edge.request_bytes, edge.response_bytes)

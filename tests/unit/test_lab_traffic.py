@@ -305,3 +305,12 @@ def test_a_service_behind_a_waypoint_is_reached_through_it():
     labels, _ = only(series(inc, "ztunnel-5"), OPENED, reporter="destination")
     assert (labels["source_principal"], labels["connection_security_policy"]) == (
         f"spiffe://cluster.local/ns/{NS}/sa/waypoint", "mutual_tls")
+
+
+def test_namespace_pattern_edges_cover_generated_tenants_only():
+    edges = edges_from_config({"edges": [{"namespace_pattern": "bank-*", "source": "bff",
+                                          "destination": "chat-backend"}]})
+    assert only(series(tick_increments(state_of(healthy()), edges), "ztunnel-5"), OPENED)[1] == 1
+    edges = edges_from_config({"edges": [{"namespace_pattern": "tenant-*", "source": "bff",
+                                          "destination": "chat-backend"}]})
+    assert tick_increments(state_of(healthy()), edges) == {}
