@@ -77,3 +77,10 @@ lab-down: ## stop the lab's processes (by pid) and remove its state (keeps .lab/
 lab-fault: ## make lab-fault FAULT=<name>|list|reset
 	@test -n "$(FAULT)" || { echo "make lab-fault: set FAULT=<name>, FAULT=list or FAULT=reset"; exit 4; }
 	$(LAB) fault $(FAULT)
+
+# --- lab (services) ---
+# The lab's ztunnel endpoints, node agent and Prometheus (lab/services.py) need Debian's prometheus.
+.PHONY: lab-deps
+lab-deps: ## install what the lab's services need (Debian's prometheus) when it is missing
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
