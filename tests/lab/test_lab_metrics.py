@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -17,7 +18,6 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from lab import faults
 from lab.workload_identity import RbacIndex
-from tests.lab.twin_access import fault
 
 pytestmark = pytest.mark.lab
 
@@ -26,6 +26,16 @@ PILOT_EDGES = [("bff", "chat-backend"), ("bff", "eap-domain-group-a"), ("bff", "
 CLIENT = f"spiffe://cluster.local/ns/{PILOT}/sa/bff"
 OPENED = "istio_tcp_connections_opened_total"
 SETTLE_S = 10  # the endpoints relist within ~1 s of a change; bounded with room for a busy machine
+
+
+@contextmanager
+def fault(kubeconfig: Path, name: str):
+    """One named fault for the length of a block; the healthy twin is restored in every case."""
+    faults.apply(name, kubeconfig)
+    try:
+        yield
+    finally:
+        faults.reset(kubeconfig)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import tenacity
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tests.lab.twin_access import twin_kubeconfig
 
 pytestmark = pytest.mark.lab
 
@@ -20,8 +19,8 @@ WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
-def core(request) -> client.CoreV1Api:
-    kubeconfig: Path = twin_kubeconfig(request)
+def core(lab) -> client.CoreV1Api:
+    kubeconfig: Path = lab.kubeconfig
     api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig), persist_config=False))
     try:
         api.create_namespace({"metadata": {"name": NAMESPACE, "labels": LABEL}})
