@@ -261,11 +261,23 @@ def _with_generation(status: dict, generation: int) -> dict:
 
 
 def write_status(api: Api, live: dict, status: dict) -> dict:
-    body = dict(live)
-    body["status"] = _with_generation(status, live["metadata"].get("generation", 1))
-    if live["kind"] == "Pod" and "qosClass" in live.get("status", {}):
-        body["status"].setdefault("qosClass", live["status"]["qosClass"])  # set by the API server
-    return api.replace(body, "status")
+    """Writes status as its controller would; on a conflict (the node agent touched a pod the lab
+    just created) re-reads the object and writes again, as a controller's next sync would."""
+    for attempt in _retry_conflict:
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                live = api.get(kind_of(live).path(live["metadata"]["name"], live["metadata"].get("namespace")))
+            body = dict(live)
+            body["status"] = _with_generation(status, live["metadata"].get("generation", 1))
+            if live["kind"] == "Pod" and "qosClass" in live.get("status", {}):
+                body["status"].setdefault("qosClass", live["status"]["qosClass"])  # set by the API server
+            return api.replace(body, "status")
+
+
+_retry_conflict = tenacity.Retrying(stop=tenacity.stop_after_attempt(5), wait=tenacity.wait_fixed(0.1),
+                                    retry=tenacity.retry_if_exception(
+                                        lambda e: isinstance(e, ApiException) and e.status == 409),
+                                    reraise=True)
 
 
 # A CRD can be Established a moment before its REST endpoint answers: retry 404 briefly.

@@ -1,0 +1,56 @@
+"""The suite end to end against the lab: the healthy twin passes everything with no skip, and
+every lab fault fails exactly the tests that concern it (tests/lab/fault_expectations.yaml),
+with the runbook's words in the failure, and passes all the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import faults
+from suite_runner import run_suite
+
+pytestmark = pytest.mark.lab
+
+EXPECTATIONS = yaml.safe_load((Path(__file__).parent / "fault_expectations.yaml").read_text())
+SOURCES = ("probe", "prometheus")
+
+
+def _suite_args(lab) -> list[str]:
+    # Short window and settle: the lab's counters tick every second and its faults are stable.
+    return ["--mtls-source", "both", "--prometheus-url", lab.env["LAB_PROMETHEUS_URL"],
+            "--mtls-window", "3", "--settle-timeout", "2"]
+
+
+def _expected_failures(name: str) -> set[str]:
+    spec = EXPECTATIONS[name]
+    edges = spec.get("mtls_edges") or []
+    return set(spec["fails"]) | {f"test_mtls.py::test_edge_traffic_is_mutual_tls[{s}-{e}]" for s in SOURCES for e in edges}
+
+
+def test_every_fault_has_expectations():
+    assert set(EXPECTATIONS) == set(faults.FAULTS), "each lab fault needs a line in fault_expectations.yaml"
+
+
+def test_healthy_twin_passes_everything(lab, tmp_path):
+    run = run_suite(lab.kubeconfig, tmp_path, *_suite_args(lab))
+    assert run.exit_code == 0, run.output[-4000:]
+    assert run.outcomes, "the suite collected nothing"
+    assert set(run.outcomes.values()) == {"passed"}, {t: o for t, o in run.outcomes.items() if o != "passed"}
+    assert any(t.startswith("test_mtls.py::") for t in run.outcomes), "mTLS evidence did not run"
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTATIONS))
+def test_fault_fails_exactly_its_tests(lab, twin, tmp_path, fault):
+    faults.apply(fault, lab.kubeconfig)
+    run = run_suite(lab.kubeconfig, tmp_path, *_suite_args(lab))
+    expected = _expected_failures(fault)
+    assert run.exit_code == 1, f"expected non-conformant (1), got {run.exit_code}\n{run.output[-3000:]}"
+    assert run.with_outcome("failed") == expected, (
+        f"unexpected failures: {sorted(run.with_outcome('failed') - expected)}; "
+        f"missing failures: {sorted(expected - run.with_outcome('failed'))}")
+    assert not run.with_outcome("error") and not run.with_outcome("skipped")
+    fragment = EXPECTATIONS[fault]["message"]
+    assert any(fragment in run.messages[t] for t in expected), f"no failure names the cause {fragment!r}"
