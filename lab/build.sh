@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the lab's kube-apiserver and etcd from the Go module proxy into .lab/bin.
+# Builds the lab's kube-apiserver, etcd and toxiproxy-server (for `make reliability`) from the Go
+# module proxy into .lab/bin.
 # A binary is rebuilt only when its wrapper module's go.mod/go.sum change (stamp = their hash),
 # so a warm `make lab-up` costs nothing here. Go's own caches (GOMODCACHE, GOCACHE) make a
 # forced rebuild mostly a link.
@@ -12,20 +13,20 @@ k8s_version=$(awk '$1=="k8s.io/kubernetes" {print $2; exit}' "$here/go/kube-apis
 
 stamp_of() { cat "$here/go/$1/go.mod" "$here/go/$1/go.sum" | sha256sum | cut -c1-16; }
 
-build() {  # name, package, extra ldflags
-  local name=$1 pkg=$2 ldflags=$3 stamp
+build() {  # wrapper module (lab/go/<name>), package, extra ldflags[, binary name, default <name>]
+  local name=$1 pkg=$2 ldflags=$3 out=${4:-$1} stamp
   stamp=$(stamp_of "$name")
-  if [ -x "$bin/$name" ] && [ "$(cat "$bin/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
-    echo "lab-build: $name is up to date ($bin/$name)"
+  if [ -x "$bin/$out" ] && [ "$(cat "$bin/$out.stamp" 2>/dev/null)" = "$stamp" ]; then
+    echo "lab-build: $out is up to date ($bin/$out)"
     return
   fi
-  echo "lab-build: building $name ($pkg) — the first build takes several minutes"
+  echo "lab-build: building $out ($pkg) — the first build takes several minutes"
   local t0=$SECONDS
   (cd "$here/go/$name" && CGO_ENABLED=0 go build -p "${LAB_BUILD_JOBS:-2}" -trimpath \
-      -ldflags "-s -w $ldflags" -o "$bin/$name.tmp" "$pkg")
-  mv "$bin/$name.tmp" "$bin/$name"
-  echo "$stamp" > "$bin/$name.stamp"
-  echo "lab-build: built $name in $((SECONDS - t0)) s"
+      -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
+  mv "$bin/$out.tmp" "$bin/$out"
+  echo "$stamp" > "$bin/$out.stamp"
+  echo "lab-build: built $out in $((SECONDS - t0)) s"
 }
 
 command -v go >/dev/null || { echo "lab-build: the go command is required (Go >= 1.24)" >&2; exit 2; }
@@ -38,3 +39,4 @@ done
 
 build etcd go.etcd.io/etcd/server/v3 ""
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$stamp_flags"
+build toxiproxy github.com/Shopify/toxiproxy/v2/cmd/server "" toxiproxy-server
