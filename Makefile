@@ -32,12 +32,17 @@ test: install lab-deps lab-build ## all tests: unit, lab self-tests, the suite e
 	$(PYTEST) tests/unit tests/lab -q
 
 demo: install lab-deps lab-up ## the whole suite against the local twin of spoke-dc-v6, with reports
-	-$(PYTEST) tests_conformance $(LAB_SUITE_OPTS) $(REPORT_OPTS); echo $$? > $(REPORTS)/.exit
-	@$(MAKE) --no-print-directory report || echo "(HTML report skipped: see the message above)"
+	@. $(LAB_DIR)/env; set +e; \
+	$(PYTEST) tests_conformance $(LAB_SUITE_OPTS) --mtls-source both --prometheus-url "$$LAB_PROMETHEUS_URL" $(REPORT_OPTS); \
+	echo $$? > $(REPORTS)/.exit
+	@$(MAKE) --no-print-directory report || echo "(HTML report not rendered: see the message above)"
 	@echo
-	@echo "Reports:  $(REPORTS)/junit.xml  $(REPORTS)/allure-results/  $(REPORTS)/html/index.html"
-	@echo "Against a real cluster:  make conformance KUBECONFIG=~/.kube/configs/spoke-dc-v6.kubeconfig [CONTEXT=...] [PROFILE=...]"
-	@echo "Stop the lab:  make lab-down"
+	@echo "Exit status $$(cat $(REPORTS)/.exit) (see README: Exit codes). Reports:"
+	@echo "  $(REPORTS)/html/index.html   (HTML: open in a browser)"
+	@echo "  $(REPORTS)/junit.xml         (JUnit)"
+	@echo "  $(REPORTS)/allure-results/   (Allure results)"
+	@echo "The same against a real cluster:  make conformance KUBECONFIG=~/.kube/configs/spoke-dc-v6.kubeconfig [CONTEXT=...] [PROFILE=...]"
+	@echo "Faults to try:  make lab-fault FAULT=list;  stop the lab:  make lab-down"
 	@exit $$(cat $(REPORTS)/.exit)
 
 conformance: install ## the suite against a real cluster: make conformance KUBECONFIG=... [CONTEXT=...] [PROFILE=...]
