@@ -121,3 +121,23 @@ def test_service_account_cannot_write_outside_the_probe_namespace(admin, verb, r
 ])
 def test_service_account_runs_probe_pods_in_its_namespace(admin, verb, resource, subresource):
     assert allowed(admin, verb, resource, SA_NS, subresource)
+
+
+def test_a_forbidden_kind_is_an_error_never_a_pass(admin, sa_kubeconfig, tmp_path):
+    """Take `list peerauthentications` away from the account: the PeerAuthentication checks must end
+    as *errors* naming the permission (exit 12, could not check), and every other check still passes."""
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/ossm-conformance-reader"
+    role = admin.get(path)
+    trimmed = dict(role, rules=[dict(r, resources=[x for x in r["resources"] if x != "peerauthentications"])
+                                for r in role["rules"]])
+    admin.request("PUT", path, trimmed)
+    try:
+        run = run_suite(sa_kubeconfig, tmp_path, "--settle-timeout", "2", "-m", "not mtls")
+    finally:
+        admin.request("PUT", path, {**role, "metadata": {**role["metadata"], "resourceVersion": None}})
+    errored = run.with_outcome("error")
+    assert run.exit_code == exitcodes.COULD_NOT_CHECK, run.output[-3000:]
+    assert errored and all("peer_authentication" in t for t in errored), sorted(errored)
+    assert not run.with_outcome("failed") and not run.with_outcome("skipped")
+    assert all("403 Forbidden" in run.messages[t] and "security.istio.io/peerauthentications" in run.messages[t]
+               for t in errored)
