@@ -14,6 +14,10 @@
 - finishes deletions: a pod with a deletionTimestamp on a lab node has its process killed and is
   deleted with gracePeriodSeconds=0, as a kubelet confirms.
 
+Not modelled: restarts (every container runs once, whatever restartPolicy says), init containers,
+valueFrom env, volumes, and the terminationMessagePath file (a host process has no /dev of its
+own): FallbackToLogsOnError is the way to a termination message here.
+
 It never touches a pod the twin seeded with its status already written (any phase but a fresh
 Pending); deletions are the only exception. Pods annotated
 `lab.ossm-conformance.io/node-agent: ignore` are left alone entirely.
