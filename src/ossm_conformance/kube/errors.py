@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+from email.utils import parsedate_to_datetime
+from time import time
 
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
@@ -22,18 +24,31 @@ TRANSIENT_MESSAGES = (
     "context deadline exceeded",
     "the server is currently unable to handle the request",
 )
+# A TLS handshake cut short by the network (apiserver restarting, a proxy or load balancer dropping
+# the connection) is a hiccup; a certificate the client refuses is a configuration problem.
+INTERRUPTED_HANDSHAKE = (
+    "EOF occurred in violation of protocol",
+    "UNEXPECTED_EOF_WHILE_READING",
+    "Connection reset by peer",
+    "Broken pipe",
+    "operation timed out",
+)
 
 
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ApiException):
         if exc.status in TRANSIENT_STATUSES:
             return True
+        if exc.status == 0:  # the kubernetes client turns urllib3's SSLError into ApiException(status=0)
+            return _interrupted_handshake(exc)
         body = str(exc.body or "")
         return exc.status == 403 and "context deadline exceeded" in body or (
             exc.status == 500 and any(m in body for m in TRANSIENT_MESSAGES)
         )
-    if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(exc, ssl.SSLCertVerificationError):
+    if isinstance(exc, ssl.SSLCertVerificationError):
         return False  # a TLS verification failure is a configuration problem, not a hiccup
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return _interrupted_handshake(exc)
     return isinstance(exc, (
         urllib3.exceptions.MaxRetryError,
         urllib3.exceptions.ProtocolError,
@@ -46,36 +61,55 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
+    """A certificate or handshake the client refuses (not a handshake the network cut short)."""
+    if _interrupted_handshake(exc):
+        return False
     reason = getattr(exc, "reason", None)
-    return isinstance(reason, (urllib3.exceptions.SSLError, ssl.SSLError)) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+    return (isinstance(reason, (urllib3.exceptions.SSLError, ssl.SSLError)) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+            or (isinstance(exc, ApiException) and exc.status == 0 and str(exc.reason or "").startswith("SSLError")))
+
+
+def _interrupted_handshake(exc: BaseException) -> bool:
+    text = str(exc.reason or "") if isinstance(exc, ApiException) else str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" not in text and any(m in text for m in INTERRUPTED_HANDSHAKE)
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
-    """The server's Retry-After on a 429/503 (API Priority and Fairness sets it), if any."""
-    if isinstance(exc, ApiException) and exc.headers:
-        value = exc.headers.get("Retry-After") or exc.headers.get("retry-after")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
-    return None
+    """The server's Retry-After on a 429/503 (API Priority and Fairness sets it), if any: delay
+    seconds, or an HTTP date (RFC 9110 allows both)."""
+    if not (isinstance(exc, ApiException) and exc.headers):
+        return None
+    value = exc.headers.get("Retry-After") or exc.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
 
 
 def describe(exc: BaseException, what: str) -> str:
     """One line saying why `what` could not be read, naming the permission or resource."""
+    if _is_tls_failure(exc):
+        return f"{what}: TLS verification failed ({_short(exc)})"
     if isinstance(exc, ApiException):
+        if exc.status == 0:
+            return f"{what}: connection failed ({_short(exc)})"
         if exc.status == 401:
             return f"{what}: 401 Unauthorized (the kubeconfig's credentials were refused: expired or invalid token/certificate)"
         if exc.status == 403:
             return f"{what}: 403 Forbidden (the suite's user lacks this permission)"
         if exc.status == 404:
             return f"{what}: 404 Not Found (the kind is not served: is its CRD installed?)"
-        return f"{what}: HTTP {exc.status} {exc.reason}"
-    if _is_tls_failure(exc):
-        return f"{what}: TLS verification failed ({_short(exc)})"
+        return f"{what}: HTTP {exc.status} {_short(exc)}"
     return f"{what}: {type(exc).__name__}: {_short(exc)}"
 
 
 def _short(exc: BaseException) -> str:
-    text = str(getattr(exc, "reason", None) or exc)
+    """One line: the client's reasons can span lines (e.g. "SSLError\\n[SSL: ...]")."""
+    text = " ".join(str(getattr(exc, "reason", None) or exc).split())
     return text if len(text) < 300 else text[:297] + "..."

@@ -199,6 +199,10 @@ def create_pod(api: Api, body: dict) -> None:
             with attempt:
                 api.post(f"/api/v1/namespaces/{ns}/pods", body)
     except ApiException as exc:
+        if exc.status == 409:
+            # The name carries this run's id: a 409 means our own POST was applied but its answer was
+            # lost (timeout, reset, apiserver restart) and the client's retry found the pod. Ours, fine.
+            return
         raise CouldNotCheck(f"could not run probe pods: {describe(exc, f'create pod {name} in namespace {ns}')}") from None
 
 
