@@ -108,6 +108,11 @@ class Snapshot:
         # Keyed without the label selector: a filtered list (e.g. CSVs without copies) answers
         # the questions about that kind in that namespace.
         self._by_read = {(r.read.kind, r.read.namespace, r.read.name): r for r in results}
+        # Per-tenant questions against cluster-wide lists: indexed once per read, built on first
+        # use, so a check per tenant costs a lookup instead of a scan of every pod of 2,000
+        # namespaces (which made the suite quadratic in tenants × pods).
+        self._by_namespace: dict[int, dict[str, list[dict]]] = {}
+        self._by_name: dict[int, dict[tuple[str | None, str], dict]] = {}
 
     # -- queries -----------------------------------------------------------------------------
     def list(self, kind: str, namespace: str | None = None) -> list[dict]:
@@ -117,7 +122,7 @@ class Snapshot:
         if result.error:
             raise CouldNotCheck(result.error)
         if namespace and result.read.namespace is None and KINDS[kind].namespaced:
-            return [o for o in result.items if o["metadata"].get("namespace") == namespace]
+            return list(self._namespace_index(result).get(namespace, ()))
         return list(result.items)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
@@ -126,16 +131,41 @@ class Snapshot:
             if exact.error:
                 raise CouldNotCheck(exact.error)
             return exact.items[0] if exact.items else None
-        for obj in self.list(kind, namespace if KINDS[kind].namespaced else None):
-            if obj["metadata"]["name"] == name:
-                return obj
-        return None
+        ns = namespace if KINDS[kind].namespaced else None
+        result = self._covering_list(kind, ns)
+        if result is None or result.error:
+            self.list(kind, ns)  # raises the right CouldNotCheck
+        if KINDS[kind].namespaced and ns is None:  # "any namespace": rare, a scan is fine
+            return next((o for o in result.items if o["metadata"]["name"] == name), None)
+        return self._name_index(result).get((ns, name))
 
     def covers(self, kind: str, namespace: str | None = None) -> bool:
         return self._covering_list(kind, namespace) is not None
 
     def errors(self) -> list[str]:
         return [r.error for r in self.results if r.error]
+
+    def _namespace_index(self, result: ReadResult) -> dict[str, list[dict]]:
+        index = self._by_namespace.get(id(result))
+        if index is None:
+            index = {}
+            for obj in result.items:
+                index.setdefault(obj["metadata"].get("namespace"), []).append(obj)
+            self._by_namespace[id(result)] = index
+        return index
+
+    def _name_index(self, result: ReadResult) -> dict[tuple[str | None, str], dict]:
+        """(namespace, name) -> object; namespace None for cluster-scoped kinds. First wins, as
+        the scan it replaces did."""
+        index = self._by_name.get(id(result))
+        if index is None:
+            index = {}
+            namespaced = KINDS[result.read.kind].namespaced
+            for obj in result.items:
+                meta = obj["metadata"]
+                index.setdefault((meta.get("namespace") if namespaced else None, meta["name"]), obj)
+            self._by_name[id(result)] = index
+        return index
 
     def _covering_list(self, kind: str, namespace: str | None) -> ReadResult | None:
         if namespace:
