@@ -77,8 +77,9 @@ def up(args) -> int:
         api_url = cp.start(paths, procs, seed.node_ips(args.nodes, slot))
         api = Api(paths.kubeconfig)
         crds.install(api, crd_docs)
-        seed.seed(api, nodes=args.nodes, extra_tenants=args.extra_tenants, slot=slot)
-        seed.save_params(paths.seed_params, args.nodes, args.extra_tenants, slot)
+        seed.seed(api, nodes=args.nodes, extra_tenants=args.extra_tenants, slot=slot,
+                  extra_namespaces=args.extra_namespaces)
+        seed.save_params(paths.seed_params, args.nodes, args.extra_tenants, slot, args.extra_namespaces)
         reconcile.save_baseline(api, paths)
         api.close()
         prometheus_url = None
@@ -97,7 +98,8 @@ def up(args) -> int:
             remove_state(paths)
         raise
     print(f"lab up in {time.monotonic() - t0:.1f} s: {api_url} "
-          f"({args.nodes} nodes, {args.extra_tenants} extra tenants); `source {paths.env}`")
+          f"({args.nodes} nodes, {args.extra_tenants} extra tenants, {args.extra_namespaces} extra namespaces); "
+          f"`source {paths.env}`")
     return 0
 
 
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p_up = sub.add_parser("up", help="build if needed, start etcd + kube-apiserver, seed the twin")
     p_up.add_argument("--nodes", type=int, default=6, help="nodes in the twin (3 masters + workers)")
     p_up.add_argument("--extra-tenants", type=int, default=0, help="generated ambient tenants to add")
+    p_up.add_argument("--extra-namespaces", type=int, default=0,
+                      help="generated namespaces outside the mesh to add (benchmarks: a shared cluster's size)")
     p_up.add_argument("--no-services", dest="services", action="store_false",
                       default=os.environ.get("OSSM_LAB_SERVICES", "1") != "0",
                       help="control plane and twin only: no ztunnel endpoints, node agent or Prometheus "

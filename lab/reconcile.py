@@ -184,7 +184,8 @@ def _update(api: Api, live: dict, desired: dict, base: dict | None, uids: dict) 
 def reset(api: Api, paths: LabPaths) -> int:
     """Brings the lab back to the seeded twin. Returns how many objects it had to touch."""
     params = seed.load_params(paths.seed_params)
-    desired = {seed.key(o): o for o in seed.render(params["nodes"], params["extra_tenants"], slot=params.get("slot", 0))}
+    desired = {seed.key(o): o for o in seed.render(params["nodes"], params["extra_tenants"], slot=params.get("slot", 0),
+                                                      extra_namespaces=params.get("extra_namespaces", 0))}
     baseline = _load_baseline(paths)
     live = snapshot(api)
     changes = 0

@@ -3,7 +3,8 @@
     from lab.kubeapi import Api
     from lab import seed
     seed.seed(Api(kubeconfig))                              # the twin: 6 nodes, the real tenants
-    seed.seed(Api(kubeconfig), nodes=300, extra_tenants=500)  # same loader, benchmark scale
+    seed.seed(Api(kubeconfig), nodes=300, extra_tenants=500,  # same loader, benchmark scale
+              extra_namespaces=1500)                          # + namespaces outside the mesh
 
 `render()` turns the YAML (cluster.yaml, nodes.yaml, workloads.yaml, tenants.yaml and their
 templates) into the full list of objects, deterministically: names, pod IPs and hashes depend only on
@@ -57,7 +58,11 @@ def _render_file(name: str, variables: dict) -> list[dict]:
     """string.Template over the YAML text; dict/list variables are inlined as JSON (flow YAML)."""
     text = (TWIN_DIR / name).read_text()
     flat = {k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in variables.items()}
-    return [doc for doc in yaml.safe_load_all(Template(text).substitute(flat)) if doc]
+    return [doc for doc in yaml.load_all(Template(text).substitute(flat), Loader=_LOADER) if doc]
+
+
+# libyaml's safe loader: the pure-Python one spends minutes on a benchmark twin's 18,000 objects.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 SLOT_SPAN = 1024  # addresses per lab slot: up to 1,000 nodes, so a benchmark twin fits in one slot
@@ -212,8 +217,22 @@ def _tenant(tenant: dict, spec: dict, topo: Topology, now: str, rr: list[int]) -
     return objs
 
 
-def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None = None, slot: int = 0) -> list[dict]:
-    """Every object of the twin, in creation order. Pure: no API calls."""
+def _generated(entry: dict, count: int) -> list[dict]:
+    """`count` copies of a `generated*` entry of tenants.yaml, named by index (0000, 0001, ...)."""
+    out = []
+    for i in range(count):
+        tenant = copy.deepcopy(entry)
+        tenant["namespace"] = Template(tenant["namespace"]).substitute(index=f"{i:04d}")
+        out.append(tenant)
+    return out
+
+
+def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None = None, slot: int = 0,
+           extra_namespaces: int = 0) -> list[dict]:
+    """Every object of the twin, in creation order. Pure: no API calls.
+
+    extra_tenants adds ambient tenants (`generated`); extra_namespaces adds namespaces outside the
+    mesh (`generated_outside_mesh`), so a benchmark twin has a shared cluster's namespace count."""
     now = now or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     topo = Topology(_load("nodes.yaml"), nodes, slot)
     objs = _render_file("cluster.yaml", {"now": now, "node_count": len(topo.names)})
@@ -221,11 +240,8 @@ def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None =
     objs += _platform_workloads(topo, now)
     spec = _load("tenants.yaml")
     rr = [0]
-    tenants = list(spec["tenants"])
-    for i in range(extra_tenants):
-        generated = copy.deepcopy(spec["generated"])
-        generated["namespace"] = Template(generated["namespace"]).substitute(index=f"{i:04d}")
-        tenants.append(generated)
+    tenants = list(spec["tenants"]) + _generated(spec["generated"], extra_tenants) + \
+        _generated(spec["generated_outside_mesh"], extra_namespaces)
     for tenant in tenants:
         objs += _tenant(tenant, spec, topo, now, rr)
     objs.sort(key=lambda o: _ORDER[o["kind"]])  # stable: keeps file order within a kind
@@ -318,9 +334,10 @@ def apply(api: Api, objs: list[dict], uids: dict | None = None) -> dict:
     return uids
 
 
-def seed(api: Api, nodes: int = DEFAULT_NODES, extra_tenants: int = 0, slot: int = 0) -> list[dict]:
+def seed(api: Api, nodes: int = DEFAULT_NODES, extra_tenants: int = 0, slot: int = 0,
+         extra_namespaces: int = 0) -> list[dict]:
     """Seeds the healthy twin into an empty lab; returns the rendered objects."""
-    objs = render(nodes, extra_tenants, slot=slot)
+    objs = render(nodes, extra_tenants, slot=slot, extra_namespaces=extra_namespaces)
     apply(api, objs)
     return objs
 
@@ -329,12 +346,13 @@ def namespaces(objs: list[dict]) -> set[str]:
     return {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
 
 
-def save_params(path: Path, nodes: int, extra_tenants: int, slot: int = 0) -> None:
-    path.write_text(json.dumps({"nodes": nodes, "extra_tenants": extra_tenants, "slot": slot}) + "\n")
+def save_params(path: Path, nodes: int, extra_tenants: int, slot: int = 0, extra_namespaces: int = 0) -> None:
+    path.write_text(json.dumps({"nodes": nodes, "extra_tenants": extra_tenants, "slot": slot,
+                                "extra_namespaces": extra_namespaces}) + "\n")
 
 
 def load_params(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        return {"nodes": DEFAULT_NODES, "extra_tenants": 0, "slot": 0}
+        return {"nodes": DEFAULT_NODES, "extra_tenants": 0, "slot": 0, "extra_namespaces": 0}
