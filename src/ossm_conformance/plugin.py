@@ -159,10 +159,6 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
     snapshot.server = {"kubernetes": version, "openshift": openshift_version(snapshot)}
     state.snapshot = snapshot
     state.target = _describe_target(target, snapshot, state.profile)
-    fd, path = tempfile.mkstemp(prefix="ossm-snapshot-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(snapshot.to_json())
-    state.snapshot_path = path
 
 
 def _describe_target(target: Target, snapshot: Snapshot, profile: Profile) -> dict:
@@ -186,8 +182,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
-    """xdist: hand every worker the controller's snapshot instead of letting it list again."""
+    """xdist: hand every worker the controller's snapshot instead of letting it list again.
+    Written only when workers exist, readable only by us, removed at unconfigure."""
     state = state_of(node.config)
+    if state.snapshot is not None and state.snapshot_path is None:
+        fd, state.snapshot_path = tempfile.mkstemp(prefix="ossm-snapshot-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(state.snapshot.to_json())
     if state.snapshot_path:
         node.workerinput["ossm_snapshot"] = state.snapshot_path
         node.workerinput["ossm_target"] = state.target
@@ -244,8 +245,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(config)
     if hasattr(config, "workerinput"):
         return
-    if state.snapshot_path:
-        Path(state.snapshot_path).unlink(missing_ok=True)
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir and state.target:
         from .reporting.allure_files import write_run_files
@@ -263,6 +262,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state.profile is not None and config.option.ossm_target_version is not None:
         from .gate import finish
         finish(session, state.snapshot, state.profile)  # last: a no-go overrides the codes above
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Runs on every exit path (failures, Ctrl-C): the snapshot file never outlives the run."""
+    state = config.stash.get(STATE, None)
+    if state is not None and state.snapshot_path and not hasattr(config, "workerinput"):
+        Path(state.snapshot_path).unlink(missing_ok=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
