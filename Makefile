@@ -89,3 +89,14 @@ lab-fault: ## make lab-fault FAULT=<name>|list|reset
 lab-deps: ## install what the lab's services need (Debian's prometheus) when it is missing
 	@command -v prometheus >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+# --- bench ---
+# Issue 7: seed a scaled twin in its own lab (.lab-bench, audit log on), measure the suite against
+# the floor at 10 tenants and at TENANTS, write docs/performance.md; non-zero when a target fails.
+NODES ?= 300
+TENANTS ?= 500
+NAMESPACES ?= 2000
+RUNS ?= 3
+.PHONY: bench
+bench: install lab-deps ## scale benchmark: make bench [NODES=300 TENANTS=500 NAMESPACES=2000 RUNS=3]
+	$(PY) -m bench.run --nodes $(NODES) --tenants $(TENANTS) --namespaces $(NAMESPACES) --runs $(RUNS)

@@ -1,0 +1,129 @@
+"""Measure one seeded twin: the floor, the API-state suite (serial and -n N), and the mTLS part.
+
+Each measurement is a fresh process (bench/measure.py: wall time, peak RSS) whose API requests
+are counted from the audit log between two offsets (bench/audit.py). Every suite run must pass
+with no failure, error or skip: a benchmark of a failing suite measures the wrong thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import audit
+
+REPO = Path(__file__).resolve().parent.parent
+# The lab's counters tick every second: a short window is evidence enough there (Makefile LAB_SUITE_OPTS).
+MTLS_OPTS = ("--mtls-window", "5", "--settle-timeout", "10")
+_OUTCOME = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
+
+
+class BenchError(RuntimeError):
+    """The twin or the suite did not behave: the numbers would mean nothing."""
+
+
+@dataclass
+class Sample:
+    seconds: float
+    maxrss_kb: int
+    requests: audit.Requests
+    outcomes: dict = field(default_factory=dict)
+
+
+@dataclass
+class Series:
+    """RUNS samples of one measurement; the table shows medians."""
+    samples: list[Sample] = field(default_factory=list)
+
+    def median_seconds(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    def median_maxrss_mb(self) -> float:
+        return statistics.median(s.maxrss_kb for s in self.samples) / 1024
+
+    def requests(self) -> audit.Requests:
+        """The run with the most requests: a target on requests must hold for every run."""
+        return max((s.requests for s in self.samples), key=lambda r: r.total)
+
+    def probe_pods(self) -> int:
+        return max(s.requests.probe_pods for s in self.samples)
+
+
+@dataclass
+class Measured:
+    label: str
+    nodes: int
+    tenants: int          # tenants in the profile
+    namespaces: int
+    seed_seconds: float
+    floor: Series
+    serial: Series
+    parallel: Series
+    mtls: Series
+    workers: int
+
+
+class Twin:
+    """Where a seeded lab is and what to point the suite at."""
+
+    def __init__(self, lab_dir: Path, profile: Path):
+        self.lab_dir, self.profile = Path(lab_dir), Path(profile)
+        self.kubeconfig = self.lab_dir / "kubeconfig"
+        self.audit_log = self.lab_dir / "logs" / "audit.log"
+
+
+def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True) -> Sample:
+    with tempfile.TemporaryDirectory(prefix="ossm-bench-") as tmp:
+        result = Path(tmp) / "result.json"
+        before = audit.mark(twin.audit_log)
+        proc = subprocess.run([sys.executable, "-m", "bench.measure", "--result", str(result), "--", *command],
+                              cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        data = json.loads(result.read_text()) if result.exists() else {}
+    output = proc.stdout + proc.stderr
+    if data.get("exit_code") != 0:
+        raise BenchError(f"{what} exited {data.get('exit_code', proc.returncode)}:\n{_tail(output)}")
+    outcomes = _outcomes(output)
+    if must_pass and (not outcomes.get("passed") or any(outcomes.get(k) for k in ("failed", "error", "errors", "skipped"))):
+        raise BenchError(f"{what}: the suite must pass with no failure, error or skip on the healthy twin, got {outcomes}:\n{_tail(output)}")
+    return Sample(data["seconds"], data["maxrss_kb"], audit.since(twin.audit_log, before), outcomes)
+
+
+def suite_command(twin: Twin, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "tests_conformance", "--kubeconfig", str(twin.kubeconfig),
+            "--profile", str(twin.profile), "-q", *extra]
+
+
+def floor_command(twin: Twin) -> list[str]:
+    return [sys.executable, "-m", "bench.floor", "--kubeconfig", str(twin.kubeconfig), "--profile", str(twin.profile)]
+
+
+def run_all(twin: Twin, runs: int, workers: int, log=print) -> dict[str, Series]:
+    """Interleaved (floor, serial, -n, mTLS) per round, so drift on a shared machine hits all alike."""
+    series = {name: Series() for name in ("floor", "serial", "parallel", "mtls")}
+    for i in range(runs):
+        series["floor"].samples.append(measure(twin, floor_command(twin), "the floor script", must_pass=False))
+        series["serial"].samples.append(measure(twin, suite_command(twin, "-m", "not mtls"), "the API-state suite"))
+        series["parallel"].samples.append(measure(twin, suite_command(twin, "-m", "not mtls", "-n", str(workers)),
+                                                  f"the API-state suite with -n {workers}"))
+        series["mtls"].samples.append(measure(twin, suite_command(twin, "-m", "mtls", *MTLS_OPTS), "the mTLS part"))
+        log(f"  round {i + 1}/{runs}: floor {series['floor'].samples[-1].seconds:.2f}s, "
+            f"suite {series['serial'].samples[-1].seconds:.2f}s ({series['serial'].samples[-1].requests.total} req), "
+            f"-n {workers} {series['parallel'].samples[-1].seconds:.2f}s ({series['parallel'].samples[-1].requests.total} req), "
+            f"mTLS {series['mtls'].samples[-1].seconds:.2f}s ({series['mtls'].samples[-1].requests.probe_pods} probe pods)")
+    return series
+
+
+def _outcomes(output: str) -> dict[str, int]:
+    lines = [l for l in output.splitlines() if re.search(r"\d+ (passed|failed|errors?)", l)]
+    return {k: int(n) for n, k in _OUTCOME.findall(lines[-1])} if lines else {}
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.splitlines()[-lines:])

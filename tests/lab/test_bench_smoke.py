@@ -1,0 +1,64 @@
+"""A small, fast `make bench`: the API-cost targets of issue 7 on two small twins.
+
+The base twin (8 nodes) and one with 16 generated tenants (20 in its profile), each in its own
+temporary lab with the audit log on and without the lab's services (only the API-state suite runs
+here, so no fixed addresses are bound and other labs are left alone). Requests are counted from
+the audit log by the suite's User-Agent, as bench/run.py does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import profile_gen
+from bench.run import lab, up
+from bench.scenario import Twin, measure, suite_command
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+NODES = 8
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory):
+    """{generated tenants: Twin}, both seeded before any test runs, both stopped at the end."""
+    made = {}
+    try:
+        for generated in (0, 16):
+            lab_dir = tmp_path_factory.mktemp(f"bench-{generated}")
+            up(lab_dir, NODES, generated, 0, log=print, services=False)
+            profile = (profile_gen.write(lab_dir / "bench-profile.yaml", generated) if generated
+                       else profile_gen.BASE_PROFILE)
+            made[generated] = Twin(lab_dir, profile)
+        yield made
+    finally:
+        for twin in made.values():
+            lab(twin.lab_dir, "down")
+
+
+def _api_state(twin: Twin, *extra: str):
+    return measure(twin, suite_command(twin, "-m", "not mtls", *extra), "the API-state suite")
+
+
+def test_requests_do_not_grow_with_tenants(twins):
+    base, scaled = _api_state(twins[0]), _api_state(twins[16])
+    assert scaled.outcomes["passed"] > base.outcomes["passed"]  # the 16 tenants were really checked
+    assert scaled.requests.by_call == base.requests.by_call
+    assert base.requests.by_call["list pods"] == 1 and base.requests.probe_pods == 0
+
+
+def test_xdist_adds_no_requests(twins):
+    serial, parallel = _api_state(twins[16]), _api_state(twins[16], "-n", "2")
+    assert parallel.outcomes["passed"] == serial.outcomes["passed"]
+    assert parallel.requests.total <= 1.1 * serial.requests.total, (parallel.requests.by_call, serial.requests.by_call)
+
+
+def test_render_pads_to_a_namespace_count():
+    from lab import seed
+
+    base = seed.namespaces(seed.render(nodes=NODES))
+    padded = seed.render(nodes=NODES, extra_tenants=3, extra_namespaces=5)
+    outside = [o for o in padded if o["kind"] == "Namespace" and o["metadata"]["name"].startswith("app-")]
+    assert len(seed.namespaces(padded)) == len(base) + 3 + 5
+    assert len(outside) == 5 and not any(o["metadata"].get("labels") for o in outside)
+    assert len(profile_gen.render(3)["tenants"]) == len(profile_gen.render(0)["tenants"]) + 3
