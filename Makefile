@@ -100,3 +100,13 @@ RUNS ?= 3
 .PHONY: bench
 bench: install lab-deps ## scale benchmark: make bench [NODES=300 TENANTS=500 NAMESPACES=2000 RUNS=3]
 	$(PY) -m bench.run --nodes $(NODES) --tenants $(TENANTS) --namespaces $(NAMESPACES) --runs $(RUNS)
+
+# --- reliability ---
+# The suite under real API faults (APF 429s, etcd pause, apiserver restart, Toxiproxy latency,
+# bandwidth, resets) on the healthy twin and three lab faults: 0 verdict changes required.
+# Runs its own lab (RELIABILITY_LAB, started and stopped if not running) because it restarts
+# kube-apiserver and freezes etcd; writes docs/reliability.md.
+RELIABILITY_LAB ?= .lab-reliability
+.PHONY: reliability
+reliability: install lab-deps lab-build ## the suite under API faults; writes docs/reliability.md, fails on any verdict change
+	OSSM_LAB_DIR=$(RELIABILITY_LAB) $(PY) -m reliability

@@ -141,3 +141,19 @@ def test_every_request_carries_a_timeout():
     api = Api(client, request_timeout=(2.0, 7.0))
     api.get("/a"), api.post("/b", {}), api.delete("/c"), api.get_text("/d")
     assert [c["_request_timeout"] for c in client.calls] == [(2.0, 7.0)] * 4
+
+
+def test_forbidden_right_after_the_server_was_unreachable_is_a_restart_and_retried(naps):
+    # Measured on the lab: a restarted kube-apiserver refuses connections, then answers 403 to allowed
+    # requests for ~0.1 s until its RBAC cache syncs, then 200.
+    refused = urllib3.exceptions.NewConnectionError(None, "[Errno 111] Connection refused")
+    client = FakeClient(refused, api_error(403), b'{"items": []}')
+    assert Api(client).get("/api/v1/pods") == {"items": []}
+    assert len(client.calls) == 3
+
+
+def test_forbidden_on_a_healthy_server_is_an_answer(naps):
+    client = FakeClient(api_error(403), b"{}")
+    with pytest.raises(ApiException):
+        Api(client).get("/api/v1/pods")
+    assert len(client.calls) == 1

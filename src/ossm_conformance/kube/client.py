@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +31,14 @@ from tenacity import (
 )
 
 from .. import __version__
-from .errors import is_transient, retry_after_seconds
+from .errors import is_startup_answer, is_transient, is_unreachable, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "ossm-conformance"
 DEFAULT_REQUEST_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 DEFAULT_RETRY_BUDGET = 60.0            # seconds one call may spend retrying transient failures
+STARTUP_GRACE = 10.0                   # seconds after the server was unreachable in which 403/404 may be a restart's
 
 
 class KubeconfigError(Exception):
@@ -121,6 +123,7 @@ class Api:
         self.retry_budget = retry_budget
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._unreachable_at: float | None = None
 
     @property
     def host(self) -> str:
@@ -142,13 +145,24 @@ class Api:
         retrying = Retrying(
             stop=stop_before_delay(self.retry_budget) | stop_after_attempt(12),
             wait=_wait_honouring_retry_after,
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(self._worth_retrying),
             reraise=True,
             before_sleep=_log_retry,
         )
         for attempt in retrying:
             with attempt:
                 return self._once(method, path, query, body, raw)
+
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        if is_transient(exc):
+            if is_unreachable(exc):
+                self._unreachable_at = time.monotonic()
+            return True
+        # A kube-apiserver serves requests a moment before its RBAC and CRD caches sync: right after
+        # a restart it answers 403/404 to allowed requests. Only in the seconds after this client
+        # found the server unreachable are those retried (bounded); otherwise they are answers.
+        since = time.monotonic() - self._unreachable_at if self._unreachable_at is not None else None
+        return is_startup_answer(exc) and since is not None and since < STARTUP_GRACE
 
     def _once(self, method, path, query, body, raw):
         with self._lock:

@@ -1,0 +1,85 @@
+"""Refused connections: kube-apiserver stopped (SIGTERM, as a rolling restart does) and started
+again with exactly the same command line, mid-run.
+
+While it is down the port refuses connections and in-flight requests are cut; the suite must
+retry until it is back. The new process is recorded in the lab's pids.json (control_plane's own
+spawn), so `python -m lab down` still stops it.
+"""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import tenacity
+
+from lab import control_plane as cp
+
+from .fault import Fault, LabContext, periodic
+from .processes import pid_of, send
+
+FIRST = 2.0     # seconds after the suite starts: during preflight and the snapshot
+PERIOD = 10.0   # a second restart lands on the probe pods' lifecycle
+STOP_WAIT = 30.0
+READY_WAIT = 60.0
+
+
+class ApiserverRestart(Fault):
+    kind = "kube-apiserver restart"
+    setting = f"SIGTERM + same flags at t={FIRST:g} s, then every {PERIOD:g} s"
+
+    def __init__(self):
+        self.lab: LabContext | None = None
+        self.downtimes: list[float] = []
+
+    def installed(self, lab: LabContext):
+        self.lab = lab
+        return super().installed(lab)
+
+    def alongside(self, stop: threading.Event) -> None:
+        periodic(stop, FIRST, PERIOD, self.restart)
+
+    def restart(self) -> None:
+        paths = self.lab.paths
+        pid = pid_of(paths, "kube-apiserver")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
+        started = time.monotonic()
+        send(paths, "kube-apiserver", signal.SIGTERM)
+        _until(STOP_WAIT, lambda: cp.start_time(pid) is None, "kube-apiserver to exit")
+        procs = cp.read_pids(paths)
+        proc = cp._spawn(paths, procs, "kube-apiserver", argv, self.lab.api_url)
+        cp._wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", READY_WAIT, self._ready)
+        self.downtimes.append(time.monotonic() - started)
+
+    def _ready(self) -> None:
+        pki = self.lab.paths.pki
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        with urllib.request.urlopen(f"{self.lab.api_url}/readyz", timeout=2, context=ctx) as r:
+            if r.status != 200:
+                raise RuntimeError(f"/readyz answered {r.status}")
+
+    def observed(self) -> str:
+        if not self.downtimes:
+            return "no restart"
+        return f"{len(self.downtimes)} restarts, down {min(self.downtimes):.1f}–{max(self.downtimes):.1f} s"
+
+
+class _NotYet(Exception):
+    pass
+
+
+def _until(seconds: float, condition, what: str) -> None:
+    """A bounded poll (tenacity), never an open-ended wait."""
+    try:
+        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(seconds), wait=tenacity.wait_fixed(0.1),
+                                         retry=tenacity.retry_if_exception_type(_NotYet), reraise=True):
+            with attempt:
+                if not condition():
+                    raise _NotYet
+    except _NotYet:
+        raise TimeoutError(f"waited {seconds:g} s for {what}") from None
