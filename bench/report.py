@@ -32,8 +32,12 @@ def verdicts(small: Measured, large: Measured, endpoints_per_probe: int) -> list
                    f"{l_req.total} vs {s_req.total}" + (f" ({'; '.join(changed)})" if changed else ", identical by verb and resource"))]
 
     wall, floor = large.serial.median_seconds(), large.floor.median_seconds()
+    harness = large.harness.median_seconds()
     out.append(Verdict(f"suite wall time <= {MAX_FLOOR_RATIO:g}x the floor at {large.tenants} tenants",
-                       wall <= MAX_FLOOR_RATIO * floor, f"{wall:.2f}s vs floor {floor:.2f}s = {wall / floor:.2f}x"))
+                       wall <= MAX_FLOOR_RATIO * floor,
+                       f"{wall:.2f}s vs floor {floor:.2f}s = {wall / floor:.2f}x (bare pytest running "
+                       f"{large.serial.samples[0].outcomes.get('passed', 0)} empty tests: {harness:.2f}s; "
+                       f"suite minus that harness: {max(wall - harness, 0) / floor:.2f}x the floor)"))
 
     parallel = []
     for m in (small, large):
@@ -53,7 +57,8 @@ def verdicts(small: Measured, large: Measured, endpoints_per_probe: int) -> list
     return out
 
 
-HEADER = ("scale", "run", "wall time", "floor", "ratio", "requests", "peak memory", "probe pods", "mTLS time")
+HEADER = ("scale", "run", "tests", "wall time", "floor", "ratio", "pytest harness", "requests", "peak memory",
+          "probe pods", "mTLS time")
 
 
 def rows(measured: list[Measured]) -> list[tuple[str, ...]]:
@@ -63,7 +68,9 @@ def rows(measured: list[Measured]) -> list[tuple[str, ...]]:
         floor = m.floor.median_seconds()
         for run, series in (("serial", m.serial), (f"-n {m.workers}", m.parallel)):
             wall = series.median_seconds()
-            out.append((scale, run, f"{wall:.2f} s", f"{floor:.2f} s", f"{wall / floor:.2f}x",
+            harness = f"{m.harness.median_seconds():.2f} s" if series is m.serial else "-"
+            out.append((scale, run, str(series.samples[0].outcomes.get("passed", 0)), f"{wall:.2f} s",
+                        f"{floor:.2f} s", f"{wall / floor:.2f}x", harness,
                         str(series.requests().total), f"{series.median_maxrss_mb():.0f} MB",
                         str(m.mtls.probe_pods()), f"{m.mtls.median_seconds():.1f} s"))
     return out
@@ -110,6 +117,8 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "  once with the kubernetes client, 8 at a time like the snapshot, and decoded.",
         "- **requests**: counted from the lab API server's audit log (OSSM_LAB_AUDIT=1), ResponseComplete events whose",
         "  User-Agent starts with `ossm-conformance/`, between two offsets around the run; the most of all runs is shown.",
+        "- **pytest harness**: bare pytest (same interpreter and plugins) running as many empty parametrized tests",
+        "  as the suite ran: the part of the wall time that one test id per object costs whatever the checks do.",
         "- **peak memory**: ru_maxrss of RUSAGE_CHILDREN in a fresh wrapper process (bench/measure.py): the largest",
         "  single process of the run's tree (with xdist, the biggest of controller and workers).",
         "- **probe pods**: `create pods` in the probe namespace by the suite's User-Agent, during `-m mtls`;",

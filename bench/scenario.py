@@ -68,6 +68,7 @@ class Measured:
     parallel: Series
     mtls: Series
     workers: int
+    harness: Series       # bare pytest with as many empty tests as the suite ran
 
 
 class Twin:
@@ -79,12 +80,12 @@ class Twin:
         self.audit_log = self.lab_dir / "logs" / "audit.log"
 
 
-def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True) -> Sample:
+def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True, cwd: Path = REPO) -> Sample:
     with tempfile.TemporaryDirectory(prefix="ossm-bench-") as tmp:
         result = Path(tmp) / "result.json"
         before = audit.mark(twin.audit_log)
         proc = subprocess.run([sys.executable, "-m", "bench.measure", "--result", str(result), "--", *command],
-                              cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                              cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         data = json.loads(result.read_text()) if result.exists() else {}
     output = proc.stdout + proc.stderr
     if data.get("exit_code") != 0:
@@ -104,17 +105,31 @@ def floor_command(twin: Twin) -> list[str]:
     return [sys.executable, "-m", "bench.floor", "--kubeconfig", str(twin.kubeconfig), "--profile", str(twin.profile)]
 
 
+HARNESS_TEST = "import pytest\n\n\n@pytest.mark.parametrize('i', range({n}))\ndef test_nothing(i):\n    assert i >= 0\n"
+
+
+def harness(twin: Twin, tests: int) -> Sample:
+    """pytest alone running as many empty tests as the suite ran: the harness's share of the
+    suite's wall time, which no change to the suite's checks or API use can remove."""
+    with tempfile.TemporaryDirectory(prefix="ossm-bench-harness-") as tmp:
+        (Path(tmp) / "test_harness.py").write_text(HARNESS_TEST.format(n=tests))
+        return measure(twin, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_harness.py"],
+                       "the bare pytest harness", cwd=Path(tmp))
+
+
 def run_all(twin: Twin, runs: int, workers: int, log=print) -> dict[str, Series]:
-    """Interleaved (floor, serial, -n, mTLS) per round, so drift on a shared machine hits all alike."""
-    series = {name: Series() for name in ("floor", "serial", "parallel", "mtls")}
+    """Interleaved (floor, serial, harness, -n, mTLS) per round, so drift on a shared machine hits all alike."""
+    series = {name: Series() for name in ("floor", "serial", "harness", "parallel", "mtls")}
     for i in range(runs):
         series["floor"].samples.append(measure(twin, floor_command(twin), "the floor script", must_pass=False))
         series["serial"].samples.append(measure(twin, suite_command(twin, "-m", "not mtls"), "the API-state suite"))
+        series["harness"].samples.append(harness(twin, series["serial"].samples[-1].outcomes["passed"]))
         series["parallel"].samples.append(measure(twin, suite_command(twin, "-m", "not mtls", "-n", str(workers)),
                                                   f"the API-state suite with -n {workers}"))
         series["mtls"].samples.append(measure(twin, suite_command(twin, "-m", "mtls", *MTLS_OPTS), "the mTLS part"))
         log(f"  round {i + 1}/{runs}: floor {series['floor'].samples[-1].seconds:.2f}s, "
             f"suite {series['serial'].samples[-1].seconds:.2f}s ({series['serial'].samples[-1].requests.total} req), "
+            f"harness {series['harness'].samples[-1].seconds:.2f}s, "
             f"-n {workers} {series['parallel'].samples[-1].seconds:.2f}s ({series['parallel'].samples[-1].requests.total} req), "
             f"mTLS {series['mtls'].samples[-1].seconds:.2f}s ({series['mtls'].samples[-1].requests.probe_pods} probe pods)")
     return series
