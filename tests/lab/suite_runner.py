@@ -24,12 +24,16 @@ class SuiteRun:
         return {t for t, o in self.outcomes.items() if o == outcome}
 
 
+def suite_command(kubeconfig: Path, junit: Path, *args: str) -> list[str]:
+    """The suite's command line as a user types it (also for callers that need a Popen)."""
+    return [sys.executable, "-m", "pytest", "tests_conformance", "--kubeconfig", str(kubeconfig),
+            "-p", "no:cacheprovider", "--junitxml", str(junit), "-q", *args]
+
+
 def run_suite(kubeconfig: Path, tmp: Path, *args: str, timeout: float = 600, env: dict | None = None) -> SuiteRun:
     junit = tmp / f"junit-{len(list(tmp.glob('junit-*.xml')))}.xml"
-    cmd = [sys.executable, "-m", "pytest", "tests_conformance", "--kubeconfig", str(kubeconfig),
-           "-p", "no:cacheprovider", "--junitxml", str(junit), "-q", *args]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(suite_command(kubeconfig, junit, *args), cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
     run = SuiteRun(proc.returncode, output=proc.stdout + proc.stderr)
     if junit.exists():
         _read_junit(junit, run)

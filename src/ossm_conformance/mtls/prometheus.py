@@ -9,6 +9,8 @@ Tokens travel only in the Authorization header; they are never logged or attache
 
 from __future__ import annotations
 
+import re
+
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
@@ -73,6 +75,12 @@ def observe(prom: PrometheusConnect, namespaces: list[str], window: float) -> Ob
     return obs
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:? ?")
+
+
 def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    # requests wraps urllib3's MaxRetryError, whose .reason says what happened ("[Errno 111] Connection
+    # refused") after a pool description that would push it past the cut.
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    text = f"{type(exc).__name__}: {_OBJECT_REPR.sub('', str(reason or exc))}".replace("\n", " ")
     return redact_text(text if len(text) < 300 else text[:297] + "...")
