@@ -157,3 +157,10 @@ def test_forbidden_on_a_healthy_server_is_an_answer(naps):
     with pytest.raises(ApiException):
         Api(client).get("/api/v1/pods")
     assert len(client.calls) == 1
+
+
+def test_connection_object_reprs_are_left_out():
+    refused = urllib3.exceptions.NewConnectionError(
+        "<urllib3.connection.HTTPSConnection object at 0x7f1a65e93390>", "Failed to establish a new connection: [Errno 111] Connection refused")
+    line = describe(refused, "GET https://127.0.0.1:1/version")
+    assert "object at 0x" not in line and "[Errno 111] Connection refused" in line

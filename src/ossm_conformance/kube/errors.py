@@ -7,6 +7,7 @@ connections and time-outs. 401, RBAC 403 and 404 are never retried: they are ans
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from email.utils import parsedate_to_datetime
@@ -33,6 +34,10 @@ INTERRUPTED_HANDSHAKE = (
     "Broken pipe",
     "operation timed out",
 )
+
+
+# urllib3 puts "<urllib3.connection.HTTPSConnection object at 0x7f...>: " before the cause; noise to a reader.
+OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:? ?")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -125,5 +130,5 @@ def describe(exc: BaseException, what: str) -> str:
 
 def _short(exc: BaseException) -> str:
     """One line: the client's reasons can span lines (e.g. "SSLError\\n[SSL: ...]")."""
-    text = " ".join(str(getattr(exc, "reason", None) or exc).split())
+    text = OBJECT_REPR.sub("", " ".join(str(getattr(exc, "reason", None) or exc).split()))
     return text if len(text) < 300 else text[:297] + "..."

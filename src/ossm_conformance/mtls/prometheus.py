@@ -9,13 +9,12 @@ Tokens travel only in the Authorization header; they are never logged or attache
 
 from __future__ import annotations
 
-import re
-
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
 from ..findings import CouldNotCheck
+from ..kube.errors import OBJECT_REPR
 from ..reporting.redact import redact_text
 from .observation import OPENED, Observation, SeriesDelta, Ztunnel
 
@@ -75,12 +74,9 @@ def observe(prom: PrometheusConnect, namespaces: list[str], window: float) -> Ob
     return obs
 
 
-_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:? ?")
-
-
 def _one_line(exc: BaseException) -> str:
     # requests wraps urllib3's MaxRetryError, whose .reason says what happened ("[Errno 111] Connection
     # refused") after a pool description that would push it past the cut.
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    text = f"{type(exc).__name__}: {_OBJECT_REPR.sub('', str(reason or exc))}".replace("\n", " ")
+    text = f"{type(exc).__name__}: {OBJECT_REPR.sub('', str(reason or exc))}".replace("\n", " ")
     return redact_text(text if len(text) < 300 else text[:297] + "...")

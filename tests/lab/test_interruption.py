@@ -1,0 +1,78 @@
+"""A run interrupted while its probe pods run leaves no debris: SIGINT and SIGTERM unwind through
+the probe's cleanup; SIGKILL cannot, so the pods it leaves carry activeDeadlineSeconds and the next
+run sweeps them before it probes (and its verdict is the usual one)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+import tenacity
+
+from ossm_conformance import exitcodes
+from ossm_conformance.mtls import pod_spec
+from suite_runner import REPO, run_suite, suite_command
+
+pytestmark = pytest.mark.lab
+# A long window keeps the probe pods running while the test signals the run.
+LONG_PROBE = ["-m", "mtls", "--mtls-source", "probe", "--mtls-window", "30", "--settle-timeout", "0"]
+# A signalled run must have cleaned up by then (it deletes with grace 0).
+EXIT_WAIT = 60
+
+
+def probe_pods(api) -> list[dict]:
+    return api.get("/api/v1/pods", labelSelector=pod_spec.selector()).get("items") or []
+
+
+def start_run_and_wait_for_probes(lab, api, tmp_path) -> tuple[subprocess.Popen, list[dict]]:
+    proc = subprocess.Popen(suite_command(lab.kubeconfig, tmp_path / "junit.xml", *LONG_PROBE), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(90), wait=tenacity.wait_fixed(0.3),
+                                         retry=tenacity.retry_if_exception_type(AssertionError), reraise=True):
+            with attempt:
+                assert proc.poll() is None, f"the run ended ({proc.returncode}) before its probe pods appeared"
+                pods = probe_pods(api)
+                assert pods, "no probe pod yet"
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=EXIT_WAIT)
+        raise
+    return proc, pods
+
+
+@pytest.fixture
+def no_probe_pods_before(api):
+    """Every test starts and ends without the suite's pods (a failed test must not poison the next)."""
+    for pod in probe_pods(api):
+        api.delete(f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}")
+    yield
+    for pod in probe_pods(api):
+        api.delete(f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_interrupt_while_probing_leaves_no_pod(lab, api, tmp_path, no_probe_pods_before, sig):
+    proc, _ = start_run_and_wait_for_probes(lab, api, tmp_path)
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=EXIT_WAIT)
+    assert proc.returncode in (exitcodes.INTERRUPTED, -sig), f"exit {proc.returncode}\n{output[-3000:]}"
+    assert "Traceback" not in output or "KeyboardInterrupt" in output
+    assert probe_pods(api) == [], "probe pods survived the interrupted run"
+
+
+def test_sigkill_leaves_pods_that_carry_a_deadline_and_the_next_run_sweeps_them(lab, api, tmp_path, no_probe_pods_before):
+    proc, pods = start_run_and_wait_for_probes(lab, api, tmp_path)
+    proc.kill()
+    proc.communicate(timeout=EXIT_WAIT)
+    left = {p["metadata"]["name"]: p for p in probe_pods(api)}
+    assert left, "SIGKILL cannot clean up: the killed run's pods should still be there"
+    assert all((p["spec"].get("activeDeadlineSeconds") or 0) > 0 for p in left.values()), \
+        "a probe pod nobody removes must be reaped by its activeDeadlineSeconds"
+
+    run = run_suite(lab.kubeconfig, tmp_path, "-m", "mtls", "--mtls-source", "probe", "--mtls-window", "3",
+                    "--settle-timeout", "0")
+    assert run.exit_code == exitcodes.CONFORMANT, run.output[-4000:]
+    assert run.outcomes and set(run.outcomes.values()) == {"passed"}, run.outcomes
+    assert probe_pods(api) == [], f"left after the next run: {[p['metadata']['name'] for p in probe_pods(api)]}"
