@@ -13,6 +13,7 @@ suite process has exited, all of its events are in the file.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,13 @@ FINAL_STAGES = ("ResponseComplete", "Panic")
 class Requests:
     by_call: Counter = field(default_factory=Counter)   # "list pods" -> n
     probe_pods: int = 0                                 # pods the suite created in the probe namespace
+    # First request received .. last response completed that touched the probe namespace: the
+    # probe phase alone, without the run's start-up and snapshot (which scale with the cluster).
+    probe_window: tuple[dt.datetime, dt.datetime] | None = None
+
+    @property
+    def probe_seconds(self) -> float:
+        return (self.probe_window[1] - self.probe_window[0]).total_seconds() if self.probe_window else 0.0
 
     @property
     def total(self) -> int:
@@ -54,6 +62,10 @@ def since(log: Path, offset: int, probe_namespace: str = "ossm-conformance", age
                 continue
             out.by_call[call_name(event)] += 1
             ref = event.get("objectRef") or {}
+            if probe_namespace in (ref.get("namespace"), ref.get("name") if ref.get("resource") == "namespaces" else None):
+                start, end = _time(event["requestReceivedTimestamp"]), _time(event["stageTimestamp"])
+                window = out.probe_window
+                out.probe_window = (min(window[0], start), max(window[1], end)) if window else (start, end)
             if (event.get("verb") == "create" and ref.get("resource") == "pods" and not ref.get("subresource")
                     and ref.get("namespace") == probe_namespace
                     and (event.get("responseStatus") or {}).get("code") == 201):
@@ -70,6 +82,10 @@ def call_name(event: dict) -> str:
     if ref.get("subresource"):
         resource += "/" + ref["subresource"]
     return f"{event.get('verb', '?')} {resource}"
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _event(line: bytes) -> dict | None:

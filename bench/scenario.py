@@ -52,6 +52,9 @@ class Series:
         """The run with the most requests: a target on requests must hold for every run."""
         return max((s.requests for s in self.samples), key=lambda r: r.total)
 
+    def median_probe_seconds(self) -> float:
+        return statistics.median(s.requests.probe_seconds for s in self.samples)
+
     def probe_pods(self) -> int:
         return max(s.requests.probe_pods for s in self.samples)
 
@@ -131,7 +134,8 @@ def run_all(twin: Twin, runs: int, workers: int, log=print) -> dict[str, Series]
             f"suite {series['serial'].samples[-1].seconds:.2f}s ({series['serial'].samples[-1].requests.total} req), "
             f"harness {series['harness'].samples[-1].seconds:.2f}s, "
             f"-n {workers} {series['parallel'].samples[-1].seconds:.2f}s ({series['parallel'].samples[-1].requests.total} req), "
-            f"mTLS {series['mtls'].samples[-1].seconds:.2f}s ({series['mtls'].samples[-1].requests.probe_pods} probe pods)")
+            f"mTLS {series['mtls'].samples[-1].seconds:.2f}s (probe phase {series['mtls'].samples[-1].requests.probe_seconds:.2f}s, "
+            f"{series['mtls'].samples[-1].requests.probe_pods} probe pods)")
     return series
 
 

@@ -8,6 +8,8 @@ the audit log by the suite's User-Agent, as bench/run.py does.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench import profile_gen
@@ -62,3 +64,26 @@ def test_render_pads_to_a_namespace_count():
     assert len(seed.namespaces(padded)) == len(base) + 3 + 5
     assert len(outside) == 5 and not any(o["metadata"].get("labels") for o in outside)
     assert len(profile_gen.render(3)["tenants"]) == len(profile_gen.render(0)["tenants"]) + 3
+
+
+def test_audit_counts_only_the_suites_completed_requests(tmp_path):
+    from bench import audit
+
+    def event(stage, verb, resource, agent="ossm-conformance/0.1.0", ns=None, code=200, t="2026-11-26T17:00:00.000000Z"):
+        ref = {"resource": resource, **({"namespace": ns} if ns else {})}
+        return json.dumps({"stage": stage, "verb": verb, "objectRef": ref, "userAgent": agent,
+                           "responseStatus": {"code": code}, "requestReceivedTimestamp": t, "stageTimestamp": t})
+
+    log = tmp_path / "audit.log"
+    log.write_text(event("ResponseComplete", "list", "pods") + "\n")
+    start = audit.mark(log)
+    lines = [event("RequestReceived", "list", "pods"), event("ResponseComplete", "list", "pods"),
+             event("ResponseComplete", "list", "pods", agent="lab-node-agent"),
+             event("ResponseComplete", "create", "pods", ns="ossm-conformance", code=201, t="2026-11-26T17:00:01.000000Z"),
+             event("ResponseComplete", "deletecollection", "pods", ns="ossm-conformance", t="2026-11-26T17:00:04.500000Z"),
+             "{cut by a concurrent wri"]
+    with open(log, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    counted = audit.since(log, start)
+    assert counted.by_call == {"list pods": 1, "create pods": 1, "deletecollection pods": 1}
+    assert counted.probe_pods == 1 and counted.probe_seconds == 3.5
