@@ -12,6 +12,7 @@ import base64
 from pathlib import Path
 
 import yaml
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from kubernetes.client.exceptions import ApiException
 
@@ -24,8 +25,6 @@ BINDING = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
 
 
 def _authority(paths: LabPaths) -> Authority:
-    from cryptography import x509
-
     key = serialization.load_pem_private_key((paths.pki / "ca.key").read_bytes(), password=None)
     return Authority(key, x509.load_pem_x509_certificate((paths.pki / "ca.crt").read_bytes()))
 
