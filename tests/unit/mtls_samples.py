@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-LABEL_NAMES = (
-    "reporter", "source_workload", "source_canonical_service", "source_canonical_revision",
-    "source_workload_namespace", "source_principal", "source_app", "source_version", "source_cluster",
-    "destination_service", "destination_service_namespace", "destination_service_name",
-    "destination_workload", "destination_canonical_service", "destination_canonical_revision",
-    "destination_workload_namespace", "destination_principal", "destination_app", "destination_version",
-    "destination_cluster", "request_protocol", "response_flags", "connection_security_policy",
-    "source_region", "source_zone", "destination_region", "destination_zone",
-)
+# The lab's ztunnel endpoints write the same label set in the same order: one list for both.
+from lab.traffic import LABEL_NAMES  # noqa: E402
 NS = "bank-employees-jboss-chat"
 
 

@@ -175,6 +175,7 @@ def main(environ=None, out=None):
     started = time.monotonic()
     scrape_round(0, targets, port, path, timeout, namespaces, out)
     # The observation window: counters must grow between the two rounds (deltas, not presence).
+    # This program runs inside the probe pod; the suite itself waits only through bounded polls.
     time.sleep(max(0.0, window - (time.monotonic() - started)))
     scrape_round(1, targets, port, path, timeout, namespaces, out)
     out.write(f"{HEADER} end window={window:g} elapsed={time.monotonic() - started:.2f}\n")
