@@ -222,8 +222,14 @@ class NodeAgent:
     def pod_path(self, namespace: str, name: str) -> str:
         return f"/api/v1/namespaces/{namespace}/pods/{name}"
 
-    def patch_status(self, namespace: str, name: str, status: dict) -> None:
-        self.api.patch(self.pod_path(namespace, name) + "/status", {"status": status})
+    def patch_status(self, namespace: str, name: str, status: dict, resource_version: str | None = None) -> None:
+        """A status write; with the resourceVersion the pod was read at, it is conditional (409 if the
+        pod changed meanwhile), as a kubelet's first write out of Pending must be: the lab's own
+        seeder may have just written the status of a pod it recreated."""
+        body: dict = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        self.api.patch(self.pod_path(namespace, name) + "/status", body)
 
     def refresh_nodes(self, force: bool = False) -> None:
         if not force and time.monotonic() - self.nodes_read < NODES_REFRESH_S:
@@ -312,7 +318,7 @@ class NodeAgent:
         self.running[meta["uid"]] = running
         log.info("started %s/%s on %s (ip %s)", meta["namespace"], meta["name"], running.node, running.pod_ip)
         try:
-            self.patch_status(meta["namespace"], meta["name"], self.running_status(running))
+            self.patch_status(meta["namespace"], meta["name"], self.running_status(running), meta.get("resourceVersion"))
         except ApiException:
             running.kill()
             self.running.pop(meta["uid"], None)
@@ -333,7 +339,7 @@ class NodeAgent:
                 "started": False, "restartCount": 0,
                 "state": {"waiting": {"reason": CANNOT_RUN_REASON, "message": message}}}
                 for c in spec.get("containers") or []],
-        })
+        }, meta.get("resourceVersion"))
         log.info("failed %s/%s: %s", meta["namespace"], meta["name"], message)
 
     # -- status bodies --
