@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,7 +291,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             terminalreporter.write_line(line)
         code = terminalreporter._session.exitstatus if hasattr(terminalreporter, "_session") else exitstatus
         terminalreporter.write_line(f"exit status: {int(code)} ({exitcodes.DESCRIPTIONS.get(int(code), 'see README')})")
-
-
-def _print(message: str) -> None:
-    sys.stderr.write(message + "\n")
