@@ -160,6 +160,12 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
     snapshot.server = {"kubernetes": version, "openshift": openshift_version(snapshot)}
     state.snapshot = snapshot
     state.target = _describe_target(target, snapshot, state.profile)
+    if mtls_options.uses_prometheus(config.option):
+        from .mtls import prometheus
+        problem = prometheus.reachable(prometheus.connect_from_options(config.option, api))
+        if problem:
+            pytest.exit(f"ossm-conformance: could not query --prometheus-url {config.option.prometheus_url}: {problem}",
+                        returncode=exitcodes.COULD_NOT_CHECK)
     # The snapshot is read-only from here on. On a big cluster it is millions of small objects
     # that the cyclic GC would otherwise re-scan at every full collection during the run and again
     # at interpreter exit: freezing them took ~30% off the wall time at 500 tenants (docs/performance.md).

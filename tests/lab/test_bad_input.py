@@ -55,8 +55,8 @@ def profile_with(tmp_path: Path, edit) -> Path:
 def assert_one_clear_line(run: SuiteRun, code: int, *fragments: str) -> str:
     assert run.exit_code == code, f"expected exit {code}, got {run.exit_code}\n{run.output[-3000:]}"
     assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output[-3000:]
-    # An exit at session start is also echoed by pytest's reporter as "! _pytest.outcomes.Exit: <line> !":
-    # the same line, so it counts once.
+    # Every exit of ours happens while pytest configures, so the line is printed once; an exit after
+    # that would also be echoed by pytest's reporter as "! _pytest.outcomes.Exit: <line> !" (counted once).
     lines = sorted({_PYTEST_ECHO.sub("", line) for line in run.output.splitlines()
                     if "ossm-conformance: " in line and "API " not in line})
     assert len(lines) == 1, f"expected one 'ossm-conformance: ...' line, got {lines}\n{run.output[-3000:]}"

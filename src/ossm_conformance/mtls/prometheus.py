@@ -35,6 +35,18 @@ def connect(url: str, token: str | None, ca: str | None, insecure: bool, timeout
     return PrometheusConnect(url=url.rstrip("/"), headers=headers, session=session, retry=retry, timeout=timeout)
 
 
+def connect_from_options(opt, api) -> PrometheusConnect:
+    """The connection the options describe. Without --prometheus-token, the kubeconfig's bearer
+    token: OpenShift's thanos-querier accepts the same token as the API server (oc login)."""
+    token = opt.prometheus_token or _bearer_token(api)
+    return connect(opt.prometheus_url, token, opt.prometheus_ca, opt.prometheus_insecure, timeout=opt.ossm_request_timeout)
+
+
+def _bearer_token(api) -> str | None:
+    value = (api.api_client.configuration.api_key or {}).get("authorization") or ""
+    return value.split(" ", 1)[1] if value.lower().startswith("bearer ") else (value or None)
+
+
 def reachable(prom: PrometheusConnect) -> str | None:
     """None when the endpoint answers a query, else one line saying why (no credentials in it)."""
     try:
