@@ -76,3 +76,20 @@ def test_unobserved_ztunnel_is_undecided_never_pass():
 def test_observed_plaintext_fails_even_if_another_ztunnel_is_unobserved():
     verdict = _judge(_obs((series(policy="unknown", principal="unknown"), 1), unobserved={"ztunnel-w2": "timed out"}))
     assert verdict.outcome == evidence.FAIL
+
+
+def _obs_with_far_ztunnel(why: str) -> Observation:
+    obs = _obs((series(), 6), unobserved={"ztunnel-w2": why})
+    obs.ztunnels["ztunnel-w2"] = Ztunnel("ztunnel-w2", "worker-2", "1.28.3")
+    return obs
+
+
+def test_unobserved_ztunnel_on_a_node_the_edge_does_not_use_does_not_block_the_verdict():
+    verdict = evidence.judge(NS, EDGE, "cluster.local", _obs_with_far_ztunnel("timed out"), frozenset({"worker-1"}))
+    assert verdict.outcome == evidence.PASS
+
+
+def test_unobserved_ztunnel_on_the_edges_node_is_undecided():
+    verdict = evidence.judge(NS, EDGE, "cluster.local", _obs_with_far_ztunnel("timed out"),
+                             frozenset({"worker-1", "worker-2"}))
+    assert verdict.outcome == evidence.UNDECIDED and "ztunnel-w2: timed out" in verdict.reason

@@ -37,7 +37,10 @@ def spiffe(trust_domain: str, namespace: str, service_account: str) -> str:
     return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
 
 
-def judge(tenant: str, edge: Edge, trust_domain: str, obs: Observation) -> Verdict:
+def judge(tenant: str, edge: Edge, trust_domain: str, obs: Observation,
+          edge_nodes: frozenset[str] | None = None) -> Verdict:
+    """`edge_nodes`: the nodes the edge's client and server pods run on (placement.py); an
+    unobserved ztunnel elsewhere cannot hide this edge's evidence. None: every ztunnel matters."""
     dest_ns = edge.destination_namespace or tenant
     principal = spiffe(trust_domain, tenant, edge.source_service_account)
     toward = [d for d in obs.deltas if d.name == OPENED and _toward(d, edge.destination, dest_ns)]
@@ -50,8 +53,10 @@ def judge(tenant: str, edge: Edge, trust_domain: str, obs: Observation) -> Verdi
     if plaintext:
         return Verdict(FAIL, [_finding(tenant, edge, dest_ns, principal, obs, toward, grew, plaintext=True)],
                        excerpt=excerpt)
-    if obs.unobserved:
-        return Verdict(UNDECIDED, reason=_unobserved(obs), excerpt=excerpt)
+    blind = {pod: why for pod, why in obs.unobserved.items()
+             if edge_nodes is None or pod not in obs.ztunnels or obs.ztunnels[pod].node in edge_nodes}
+    if blind:
+        return Verdict(UNDECIDED, reason=_unobserved(blind), excerpt=excerpt)
     if grew > 0:
         return Verdict(PASS, excerpt=excerpt)
     return Verdict(FAIL, [_finding(tenant, edge, dest_ns, principal, obs, toward, grew, plaintext=False)],
@@ -117,8 +122,8 @@ def _summary(obs: Observation, series: list[SeriesDelta]) -> str:
     return "; ".join(parts)
 
 
-def _unobserved(obs: Observation) -> str:
-    return "; ".join(f"ztunnel {pod}: {why}" for pod, why in sorted(obs.unobserved.items()))
+def _unobserved(blind: dict[str, str]) -> str:
+    return "; ".join(f"ztunnel {pod}: {why}" for pod, why in sorted(blind.items()))
 
 
 def _excerpt(obs: Observation, series: list[SeriesDelta]) -> str:

@@ -1,0 +1,35 @@
+"""Where an edge runs: the nodes of its server pods (Service selector) and client pods (Deployment selector)."""
+
+from __future__ import annotations
+
+from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
+from ossm_conformance.mtls.placement import edge_nodes
+from ossm_conformance.profile import Edge
+
+NS = "bank-employees-jboss-chat"
+EDGE = Edge(source="bff", source_service_account="bff", destination="chat-backend", destination_service_account="chat-backend")
+
+
+def _pod(name: str, app: str, node: str) -> dict:
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": NS, "labels": {"app": app}}, "spec": {"nodeName": node}}
+
+
+def _snapshot(pods, services=None, deployments=None) -> Snapshot:
+    services = services if services is not None else [
+        {"kind": "Service", "metadata": {"name": "chat-backend", "namespace": NS}, "spec": {"selector": {"app": "chat-backend"}}}]
+    deployments = deployments if deployments is not None else [
+        {"kind": "Deployment", "metadata": {"name": "bff", "namespace": NS}, "spec": {"selector": {"matchLabels": {"app": "bff"}}}}]
+    return Snapshot([ReadResult(Read("pods"), pods), ReadResult(Read("services"), services),
+                     ReadResult(Read("deployments"), deployments)])
+
+
+def test_nodes_of_server_and_client_pods():
+    pods = [_pod("bff-1", "bff", "worker-1"), _pod("chat-1", "chat-backend", "worker-0"),
+            _pod("chat-2", "chat-backend", "worker-2"), _pod("other", "eap", "worker-3")]
+    assert edge_nodes(_snapshot(pods), NS, EDGE) == frozenset({"worker-0", "worker-1", "worker-2"})
+
+
+def test_unknown_placement_means_every_ztunnel_counts():
+    assert edge_nodes(_snapshot([_pod("bff-1", "bff", "worker-1")]), NS, EDGE) is None       # no server pod
+    assert edge_nodes(_snapshot([], services=[]), NS, EDGE) is None                            # no Service
+    assert edge_nodes(_snapshot([_pod("chat-1", "chat-backend", "w0")], deployments=[]), NS, EDGE) is None
