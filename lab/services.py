@@ -116,13 +116,17 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
         if not prometheus.ready(prom_url):
             raise RuntimeError("/-/ready does not answer 200")
 
-    def endpoints_ready():
-        status = _read_json(lab_dir / "ztunnel" / "status.json")
-        if status.get("pid") != started["ztunnel-endpoints"].pid:
+    def own_status(folder: str, service: str, cannot: str) -> dict:
+        """The service's status file, once it is this process's; a bind error is final."""
+        status = _read_json(lab_dir / folder / "status.json")
+        if status.get("pid") != started[service].pid:
             raise RuntimeError("no status yet")
         if status.get("bind_errors"):
-            raise ServiceError(f"ztunnel endpoints cannot listen (another lab on the same twin IPs?): "
-                               f"{status['bind_errors']}")
+            raise ServiceError(f"{cannot} (another lab on the same addresses?): {status['bind_errors']}")
+        return status
+
+    def endpoints_ready():
+        status = own_status("ztunnel", "ztunnel-endpoints", "ztunnel endpoints cannot listen")
         expected = {t["ip"] for t in targets}
         if not expected <= set(status.get("serving") or ()):
             raise RuntimeError(f"serving {status.get('serving')}, expected {sorted(expected)}")
@@ -132,12 +136,7 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
                     raise RuntimeError(f"{ip}:15020 answered without # EOF")
 
     def node_agent_ready():
-        status = _read_json(lab_dir / "node-agent" / "status.json")
-        if status.get("pid") != started["node-agent"].pid:
-            raise RuntimeError("no status yet")
-        if status.get("bind_errors"):
-            raise ServiceError(f"node agent cannot serve the kubelet API (another lab on the same node IPs?): "
-                               f"{status['bind_errors']}")
+        status = own_status("node-agent", "node-agent", "node agent cannot serve the kubelet API")
         if not status.get("listening"):
             raise RuntimeError("not listening on any node address yet")
 
