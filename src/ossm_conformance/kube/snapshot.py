@@ -9,8 +9,10 @@ A read that failed is kept with its one-line reason: a check that needs it becom
 
 from __future__ import annotations
 
+import gc
 import json
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
@@ -58,9 +60,23 @@ def slim(obj: dict) -> dict:
     return obj
 
 
+@contextmanager
+def _gc_paused():
+    """Decoding a cluster's lists builds millions of containers that all stay alive; the cyclic
+    GC would re-scan them again and again while they are built, for nothing (reference counting
+    frees the garbage). Measured at 500 tenants: ~40% of the decode's CPU (docs/performance.md)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def fetch(api: Api, reads: Iterable[Read], workers: int = 8) -> "Snapshot":
     reads = list(dict.fromkeys(reads))
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
+    with _gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
         results = list(pool.map(lambda r: _fetch_one(api, r), reads))
     return Snapshot(results)
 
@@ -183,7 +199,8 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, text: str) -> "Snapshot":
-        data = json.loads(text)
+        with _gc_paused():
+            data = json.loads(text)
         return cls([ReadResult(Read(**r["read"]), r["items"], r["error"]) for r in data["results"]], data.get("server"))
 
 
