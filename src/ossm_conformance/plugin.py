@@ -40,6 +40,7 @@ class RunState:
     target: dict = field(default_factory=dict)   # server, context, user, source: never credentials
     _api: Api | None = None
     options: object = None
+    declared: frozenset = frozenset()            # kinds the running test declared (its `reads` marker)
 
     def api(self) -> Api:
         if self._api is None:
@@ -240,9 +241,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # -- outcomes ----------------------------------------------------------------------------------
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A test whose declared kinds could not be read is an *error*: could not check, never pass."""
+    """Records the kinds the test declared (the `conform` fixture limits its check to them), and
+    makes a test whose declared kinds could not be read an *error*: could not check, never pass."""
     marker = item.get_closest_marker("reads")
     state = state_of(item.config)
+    state.declared = frozenset(marker.args) if marker else frozenset()
     if marker is None or state.snapshot is None:
         return
     problems = [r.error for r in state.snapshot.results if r.error and r.read.kind in marker.args]
