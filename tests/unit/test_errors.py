@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +14,7 @@ import tenacity.nap
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from ossm_conformance.kube.client import Api
+from ossm_conformance.kube.client import Api, _server_time
 from ossm_conformance.kube.errors import describe, is_transient, retry_after_seconds
 
 VERIFY_FAILED = ("SSLError\n[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
@@ -164,3 +165,10 @@ def test_connection_object_reprs_are_left_out():
         "<urllib3.connection.HTTPSConnection object at 0x7f1a65e93390>", "Failed to establish a new connection: [Errno 111] Connection refused")
     line = describe(refused, "GET https://127.0.0.1:1/version")
     assert "object at 0x" not in line and "[Errno 111] Connection refused" in line
+
+
+def test_server_time_comes_from_the_date_header():
+    answer = SimpleNamespace(headers={"Date": "Thu, 26 Nov 2026 19:05:30 GMT"})
+    assert _server_time(answer) == datetime(2026, 11, 26, 19, 5, 30, tzinfo=timezone.utc)
+    assert _server_time(SimpleNamespace(headers={})) is None
+    assert _server_time(SimpleNamespace(headers={"Date": "yesterday"})) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from ossm_conformance.mtls import options, pod_spec
@@ -54,3 +55,30 @@ def test_option_problems_are_one_line():
     assert "--mtls-window" in options.problem(_opt(mtls_window=0))
     assert "no such file" in options.problem(_opt(prometheus_ca="/nonexistent/ca.crt"))
     assert "--probe-namespace" in options.problem(_opt(probe_namespace="Bad_NS"))
+
+
+def _probe(run_id: str, created: str | None, deadline: int | None = 100) -> dict:
+    meta = {"name": f"ossm-probe-{run_id}-0", "labels": {pod_spec.MANAGED_BY: pod_spec.MANAGER, pod_spec.RUN_LABEL: run_id}}
+    if created:
+        meta["creationTimestamp"] = created
+    return {"metadata": meta, "spec": {"activeDeadlineSeconds": deadline} if deadline else {}}
+
+
+def test_only_runs_past_their_deadline_are_expired():
+    now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
+    pods = [
+        _probe("killed", "2026-11-26T11:58:19Z"),      # deadline 11:59:59: over, its run is gone
+        _probe("exactly", "2026-11-26T11:58:20Z"),     # deadline reached now: over
+        _probe("concurrent", "2026-11-26T11:59:50Z"),  # another run, still inside its deadline
+        _probe("no-deadline", "2026-11-26T11:59:59Z", deadline=None),  # not reasoned about: debris
+        _probe("unstamped", None),
+    ]
+    assert pod_spec.expired_runs(pods, now) == ["exactly", "killed", "no-deadline", "unstamped"]
+
+
+def test_a_run_is_live_while_any_of_its_pods_is():
+    now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
+    # The second pod was created later (a slow admission): the run may still be waiting for it.
+    pods = [_probe("r", "2026-11-26T11:58:00Z"), _probe("r", "2026-11-26T11:59:00Z")]
+    assert pod_spec.expired_runs(pods, now) == []
+    assert pod_spec.expired_runs([{"metadata": {"labels": {}}}], now) == []  # unlabelled: not a run of ours

@@ -15,6 +15,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import kubernetes.client
@@ -141,7 +143,13 @@ class Api:
     def get_text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
         return self._call("GET", path, query=query, raw=True)
 
-    def _call(self, method: str, path: str, *, query=None, body=None, raw: bool = False):
+    def get_with_server_time(self, path: str, query: list[tuple[str, str]] | None = None) -> tuple[dict, datetime | None]:
+        """GET, plus the API server's clock from the response's Date header: an object's age is
+        judged on the clock that stamped it, never on this machine's (which may be skewed)."""
+        response = self._call("GET", path, query=query, whole_response=True)
+        return (json.loads(response.data) if response.data else {}), _server_time(response)
+
+    def _call(self, method: str, path: str, *, query=None, body=None, raw: bool = False, whole_response: bool = False):
         retrying = Retrying(
             stop=stop_before_delay(self.retry_budget) | stop_after_attempt(12),
             wait=_wait_honouring_retry_after,
@@ -151,7 +159,7 @@ class Api:
         )
         for attempt in retrying:
             with attempt:
-                return self._once(method, path, query, body, raw)
+                return self._once(method, path, query, body, raw, whole_response)
 
     def _worth_retrying(self, exc: BaseException) -> bool:
         if is_transient(exc):
@@ -164,7 +172,7 @@ class Api:
         since = time.monotonic() - self._unreachable_at if self._unreachable_at is not None else None
         return is_startup_answer(exc) and since is not None and since < STARTUP_GRACE
 
-    def _once(self, method, path, query, body, raw):
+    def _once(self, method, path, query, body, raw, whole_response=False):
         with self._lock:
             self.requests[method] += 1
         response = self.api_client.call_api(
@@ -179,10 +187,19 @@ class Api:
             _return_http_data_only=True,
             _request_timeout=self.request_timeout,
         )
+        if whole_response:
+            return response
         data = response.data
         if raw:
             return data.decode("utf-8", "replace")
         return json.loads(data) if data else {}
+
+
+def _server_time(response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers.get("Date"))
+    except (TypeError, ValueError):  # no or unreadable Date header
+        return None
 
 
 _backoff = wait_exponential(multiplier=0.5, min=0.5, max=8) + wait_random(0, 0.5)

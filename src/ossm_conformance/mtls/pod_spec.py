@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -25,6 +26,37 @@ PROGRAM = Path(__file__).with_name("probe_program.py").read_text()
 def selector(run_id: str | None = None) -> str:
     """Every probe pod of the suite, or only those of one run."""
     return f"{MANAGED_BY}={MANAGER}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
+
+
+def expired_runs(pods: list[dict], now: datetime) -> list[str]:
+    """Runs whose probe pods are all past their activeDeadlineSeconds, on the API server's clock.
+
+    A run waits for its pods at most --mtls-window + --probe-timeout after creating the last one,
+    DEADLINE_MARGIN less than that pod's deadline, so by then the run is over, ended or killed,
+    and the kubelet has stopped its pods. A younger run may be a concurrent one (the nightly job
+    and an SRE's gate on the same cluster): its pods are left alone. A pod without a deadline or
+    creation time (not ours to reason about) makes its run count as expired: it is debris."""
+    runs, live = set(), set()
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        run_id = (meta.get("labels") or {}).get(RUN_LABEL)
+        if not run_id:
+            continue
+        runs.add(run_id)
+        end = _deadline(meta.get("creationTimestamp"), (pod.get("spec") or {}).get("activeDeadlineSeconds"))
+        if end is not None and now < end:
+            live.add(run_id)
+    return sorted(runs - live)
+
+
+def _deadline(created: str | None, seconds) -> datetime | None:
+    if not created or not seconds:
+        return None
+    try:
+        start = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(start.timestamp() + float(seconds), tz=start.tzinfo)
 
 
 def plan(targets: list[dict], per_probe: int = ENDPOINTS_PER_PROBE) -> list[list[dict]]:

@@ -6,7 +6,8 @@ namespace. Removal is layered because a probe pod left in a production cluster i
   2. SIGINT/SIGTERM during the probe's lifetime unwind to that `finally`, then the signal is
      re-delivered to the previous handler (no API call inside the handler: the Api's lock is not
      re-entrant, so the handler only raises);
-  3. the fixture also registers a finalizer, and every run sweeps earlier runs' pods at start;
+  3. the fixture also registers a finalizer, and every run removes, at start, the pods of earlier
+     runs past their deadline (never a concurrent run's: the nightly job and a gate may overlap);
   4. activeDeadlineSeconds lets the kubelet stop a probe nobody removed.
 Anything that keeps the probes from running (forbidden, image pull, unschedulable, timeout)
 raises CouldNotCheck naming the permission or resource: the mTLS tests become errors.
@@ -22,6 +23,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from kubernetes.client.exceptions import ApiException
 from tenacity import Retrying, retry_if_exception, retry_if_exception_type, stop_before_delay, wait_exponential, wait_random
@@ -68,7 +70,7 @@ def new_run_id() -> str:
 def collect(api: Api, settings: ProbeSettings, run_id: str) -> list[Scrape]:
     """Run the probes once and return every endpoint's scrapes. Pods are gone when this returns."""
     ensure_namespace(api, settings.namespace)
-    sweep(api, settings.namespace)
+    sweep_expired(api, settings.namespace)
     targets = ztunnel_targets(api, settings.ztunnel_namespace)
     chunks = pod_spec.plan(targets)
     with removed_on_exit(api, settings.namespace, run_id):
@@ -110,8 +112,20 @@ def ensure_namespace(api: Api, namespace: str) -> None:
                             f"its scrapes would count as plaintext traffic; pass another --probe-namespace")
 
 
-def sweep(api: Api, namespace: str, run_id: str | None = None) -> None:
-    """Delete the suite's probe pods (all runs, or one). Grace 0: the program keeps no state."""
+def sweep_expired(api: Api, namespace: str) -> None:
+    """Remove what earlier runs left behind (a SIGKILLed run cannot clean up): the pods of every
+    run past its deadline (pod_spec.expired_runs). A concurrent run's pods are not touched."""
+    what = f"list pods labelled {pod_spec.selector()} in namespace {namespace}"
+    try:
+        listed, now = api.get_with_server_time(f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", pod_spec.selector())])
+    except ApiException as exc:
+        raise CouldNotCheck(f"could not run probe pods: {describe(exc, what)}") from None
+    for run_id in pod_spec.expired_runs(listed.get("items") or [], now or datetime.now(timezone.utc)):
+        sweep(api, namespace, run_id)
+
+
+def sweep(api: Api, namespace: str, run_id: str) -> None:
+    """Delete one run's probe pods. Grace 0: the program keeps no state."""
     what = f"delete pods labelled {pod_spec.selector(run_id)} in namespace {namespace}"
     try:
         api.delete(f"/api/v1/namespaces/{namespace}/pods",
@@ -144,7 +158,7 @@ def removed_on_exit(api: Api, namespace: str, run_id: str):
             sweep(api, namespace, run_id)
         except Exception as exc:  # noqa: BLE001 — report and keep unwinding; the deadline and next sweep remain
             sys.stderr.write(f"ossm-conformance: could not remove probe pods ({exc}); they stop at their "
-                             f"activeDeadlineSeconds and the next run sweeps them\n")
+                             f"activeDeadlineSeconds and a later run removes them\n")
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
