@@ -18,6 +18,7 @@ class SuiteRun:
     exit_code: int
     outcomes: dict[str, str] = field(default_factory=dict)   # "test_tenants.py::test_x[ns]" -> passed|failed|error|skipped
     messages: dict[str, str] = field(default_factory=dict)   # test id -> failure/error text
+    seconds: dict[str, float] = field(default_factory=dict)  # test id -> JUnit time (setup + call + teardown)
     output: str = ""
 
     def with_outcome(self, outcome: str) -> set[str]:
@@ -56,3 +57,4 @@ def _read_junit(path: Path, run: SuiteRun) -> None:
             continue
         run.outcomes[test_id] = outcome
         run.messages[test_id] = text
+        run.seconds[test_id] = run.seconds.get(test_id, 0.0) + float(case.get("time") or 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -76,9 +77,10 @@ def _gc_paused():
 
 def fetch(api: Api, reads: Iterable[Read], workers: int = 8) -> "Snapshot":
     reads = list(dict.fromkeys(reads))
+    started = time.time()
     with _gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
         results = list(pool.map(lambda r: _fetch_one(api, r), reads))
-    return Snapshot(results)
+    return Snapshot(results, taken_at=started)
 
 
 def _fetch_one(api: Api, read: Read) -> ReadResult:
@@ -118,9 +120,10 @@ def _with_kind(obj: dict, kind) -> dict:
 class Snapshot:
     """Answers list/get from a fixed set of reads. Raises CouldNotCheck when the read failed."""
 
-    def __init__(self, results: list[ReadResult], server: dict | None = None):
+    def __init__(self, results: list[ReadResult], server: dict | None = None, taken_at: float | None = None):
         self.results = results
         self.server = server or {}
+        self.taken_at = time.time() if taken_at is None else taken_at  # epoch seconds: when reading began
         # Keyed without the label selector: a filtered list (e.g. CSVs without copies) answers
         # the questions about that kind in that namespace.
         self._by_read = {(r.read.kind, r.read.namespace, r.read.name): r for r in results}
@@ -194,6 +197,7 @@ class Snapshot:
     def to_json(self) -> str:
         return json.dumps({
             "server": self.server,
+            "taken_at": self.taken_at,
             "results": [{"read": asdict(r.read), "items": r.items, "error": r.error} for r in self.results],
         })
 
@@ -201,7 +205,8 @@ class Snapshot:
     def from_json(cls, text: str) -> "Snapshot":
         with _gc_paused():
             data = json.loads(text)
-        return cls([ReadResult(Read(**r["read"]), r["items"], r["error"]) for r in data["results"]], data.get("server"))
+        return cls([ReadResult(Read(**r["read"]), r["items"], r["error"]) for r in data["results"]], data.get("server"),
+                   data.get("taken_at"))
 
 
 class Overlay:
