@@ -92,7 +92,7 @@ def measure_scale(label: str, lab_dir: Path, nodes: int, generated: int, extra_n
     base_ns, _ = base_namespaces()
     return Measured(label, nodes, profiled + generated, base_ns + generated + extra_ns, seed_seconds,
                     series["floor"], series["serial"], series["parallel"], series["mtls"], workers,
-                    series["harness"])
+                    series["bound"])
 
 
 def _terminate(signum, frame):
