@@ -49,9 +49,9 @@ conformance: install ## the suite against a real cluster: make conformance KUBEC
 	@test -n "$(KUBECONFIG)" || { echo "make conformance: set KUBECONFIG=<file>"; exit 4; }
 	$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
 
-nightly: install ## CI against a cluster: everything, -n auto, all reports
+nightly: install ## CI against a cluster: everything, all reports (serial: xdist is slower here, see README)
 	@test -n "$(KUBECONFIG)" || { echo "make nightly: set KUBECONFIG=<file>"; exit 4; }
-	$(PYTEST) tests_conformance -n auto --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+	$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
 
 preupgrade: install ## go/no-go before a patch bump: make preupgrade TARGET=v1.28.N [KUBECONFIG=...]
 	@test -n "$(TARGET)" || { echo "make preupgrade: set TARGET=vX.Y.Z"; exit 4; }
