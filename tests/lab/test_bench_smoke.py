@@ -14,7 +14,7 @@ import pytest
 
 from bench import profile_gen
 from bench.run import lab, up
-from bench.scenario import Twin, measure, suite_command
+from bench.scenario import Twin, measure, pytest_bound, suite_command
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -53,6 +53,12 @@ def test_xdist_adds_no_requests(twins):
     serial, parallel = _api_state(twins[16]), _api_state(twins[16], "-n", "2")
     assert parallel.outcomes["passed"] == serial.outcomes["passed"]
     assert parallel.requests.total <= 1.1 * serial.requests.total, (parallel.requests.by_call, serial.requests.by_call)
+
+
+def test_pytest_bound_reads_like_the_floor_then_runs_empty_tests(twins):
+    bound = pytest_bound(twins[0], 25)
+    assert bound.outcomes == {"passed": 25} and bound.seconds > 0
+    assert bound.requests.total == 0  # its reads carry the floor's User-Agent, never counted as the suite's
 
 
 def test_render_pads_to_a_namespace_count():
