@@ -66,7 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--profile", dest="ossm_profile", default=None, metavar="FILE",
                 help=f"expected state of the cluster (default: {DEFAULT_PROFILE})")
     g.addoption("--settle-timeout", dest="ossm_settle_timeout", type=float, default=120.0, metavar="SECONDS",
-                help="how long a not-yet-ready state is re-read before it fails (default 120)")
+                help="how long after the snapshot a not-yet-ready state may take to converge before it fails; "
+                     "one deadline for the whole run (default 120)")
     g.addoption("--request-timeout", dest="ossm_request_timeout", type=float, default=30.0, metavar="SECONDS",
                 help="read timeout of each API request (default 30)")
     g.addoption("--target-version", dest="ossm_target_version", default=None, metavar="vX.Y.Z",
