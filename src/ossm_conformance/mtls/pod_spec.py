@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -53,10 +53,9 @@ def _deadline(created: str | None, seconds) -> datetime | None:
     if not created or not seconds:
         return None
     try:
-        start = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        return datetime.fromisoformat(created.replace("Z", "+00:00")) + timedelta(seconds=float(seconds))
     except ValueError:
         return None
-    return datetime.fromtimestamp(start.timestamp() + float(seconds), tz=start.tzinfo)
 
 
 def plan(targets: list[dict], per_probe: int = ENDPOINTS_PER_PROBE) -> list[list[dict]]:
