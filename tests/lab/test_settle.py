@@ -24,10 +24,11 @@ def test_settling_failures_share_one_deadline(lab, twin, tmp_path):
     run = run_suite(lab.kubeconfig, tmp_path, "-m", "not mtls", "--settle-timeout", f"{SETTLE:g}")
     failed = run.with_outcome("failed")
     assert run.exit_code == 1 and len(failed) >= 3, run.output[-3000:]
-    waited = sorted(run.seconds[t] for t in failed)
-    # The first settling test waits out the deadline; the others find it spent and re-read once.
-    assert waited[-1] >= SETTLE / 2, f"no test waited for convergence: {waited}"
-    assert sum(waited) <= SETTLE + 4, f"each failing test waited on its own budget: {dict(zip(sorted(failed), waited))}"
+    waited = {t: run.seconds[t] for t in sorted(failed)}
+    # The settling tests spend the run's one deadline between them (the backoff may leave part of
+    # it to the next one), then re-read once each: together about SETTLE, not len(failed) x SETTLE.
+    assert sum(waited.values()) >= SETTLE / 2, f"the run did not wait for convergence: {waited}"
+    assert sum(waited.values()) <= SETTLE + 4, f"each failing test waited on its own budget: {waited}"
 
 
 def test_a_state_that_converges_within_the_deadline_passes(lab, twin, tmp_path):
