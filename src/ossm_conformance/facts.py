@@ -6,7 +6,7 @@ for a missing object, because these feed headers and notes, not verdicts.
 
 from __future__ import annotations
 
-from .profile import Profile
+from .profile import Operator, Profile
 
 
 def _safe(fn):
@@ -18,12 +18,17 @@ def _safe(fn):
     return wrapper
 
 
+def operator_subscription(view, op: Operator) -> dict | None:
+    """The Subscription for the package in its namespace: the one named after the package, else any.
+    Raises when subscriptions could not be read (the operator checks turn that into an error)."""
+    subs = [s for s in view.list("subscriptions", op.namespace) if (s.get("spec") or {}).get("name") == op.package]
+    return next((s for s in subs if s["metadata"]["name"] == op.package), subs[0] if subs else None)
+
+
 @_safe
 def subscription(view, profile: Profile, package: str = "servicemeshoperator3") -> dict | None:
     op = next((o for o in profile.operators if o.package == package), None)
-    if op is None:
-        return None
-    return next((s for s in view.list("subscriptions", op.namespace) if s.get("spec", {}).get("name") == package), None)
+    return operator_subscription(view, op) if op else None
 
 
 @_safe

@@ -72,15 +72,10 @@ def _rule_args(rule, profile: Profile, target: str) -> tuple:
     return (profile, target) if rule is target_is_newer_patch else (profile,)
 
 
-def _unreadable(view, rule) -> list[str]:
-    """Reads the rule needs that failed: the rule cannot be judged (never a silent pass)."""
-    return [r.error for r in getattr(view, "results", []) if r.error and r.read.kind in rule.reads]
-
-
 def decide(view, profile: Profile, target: str, outcome: ConformanceOutcome) -> Verdict:
     verdict = Verdict(target, running_istio_version(view, profile))
     for rule in GATE_RULES:
-        problems = _unreadable(view, rule)
+        problems = view.errors(rule.reads)  # a rule whose reads failed cannot be judged: never a silent pass
         try:
             findings = [] if problems else rule(view, *_rule_args(rule, profile, target))
         except CouldNotCheck as exc:

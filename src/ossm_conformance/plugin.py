@@ -233,10 +233,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = item.get_closest_marker("skip")
         return bool(skip and str(skip.kwargs.get("reason", "")).startswith("got empty parameter set"))
 
-    dropped = [i for i in items if does_not_apply(i)]
+    keep, dropped = [], []
+    for item in items:
+        (dropped if does_not_apply(item) else keep).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [i for i in items if not does_not_apply(i)]
+        items[:] = keep
 
 
 # -- outcomes ----------------------------------------------------------------------------------
@@ -249,7 +251,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state.declared = frozenset(marker.args) if marker else frozenset()
     if marker is None or state.snapshot is None:
         return
-    problems = [r.error for r in state.snapshot.results if r.error and r.read.kind in marker.args]
+    problems = state.snapshot.errors(marker.args)
     if problems:
         raise CouldNotCheck("could not check: " + "; ".join(problems))
 

@@ -83,6 +83,17 @@ def generation_current(obj: dict) -> bool:
     return dig(obj, "status.observedGeneration") == meta(obj).get("generation")
 
 
+ROLLOUT_OBSERVED = "status.observedGeneration == metadata.generation (rollout observed)"
+
+
+def stale_generation(obj: dict, title: str, fix: str, expected: str = ROLLOUT_OBSERVED) -> Finding | None:
+    """The settling finding for a controller that has not yet observed the object's latest spec."""
+    if generation_current(obj):
+        return None
+    return Finding(title, expected, f"observedGeneration={dig(obj, 'status.observedGeneration')}, "
+                                    f"generation={meta(obj).get('generation')}", fix, settling=True)
+
+
 # -- conditions -------------------------------------------------------------------------------
 def condition(obj: dict, kind: str) -> dict | None:
     for cond in dig(obj, "status.conditions", []) or []:
@@ -133,8 +144,13 @@ def selector_matches(selector: dict | None, labels_: dict) -> bool:
     selector = selector or {}
     if any(labels_.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
         return False
-    return all(_requirement_matches(e.get("operator", ""), e.get("key", ""), e.get("values") or [], labels_)
-               for e in selector.get("matchExpressions") or [])
+    return _requirements_match(selector.get("matchExpressions"), labels_)
+
+
+def _requirements_match(requirements: list[dict] | None, labels_: dict) -> bool:
+    """Every {key, operator, values} requirement holds (the form of matchExpressions and matchFields)."""
+    return all(_requirement_matches(r.get("operator", ""), r.get("key", ""), r.get("values") or [], labels_)
+               for r in requirements or [])
 
 
 def node_selected(pod_spec: dict, node: dict) -> bool:
@@ -147,13 +163,8 @@ def node_selected(pod_spec: dict, node: dict) -> bool:
         return True
     fields = {"metadata.name": name(node)}
     # Terms are ORed; the requirements inside one term are ANDed.
-    return any(
-        all(_requirement_matches(r.get("operator", ""), r.get("key", ""), r.get("values") or [], node_labels)
-            for r in term.get("matchExpressions") or [])
-        and all(_requirement_matches(r.get("operator", ""), r.get("key", ""), r.get("values") or [], fields)
-                for r in term.get("matchFields") or [])
-        for term in terms
-    )
+    return any(_requirements_match(term.get("matchExpressions"), node_labels)
+               and _requirements_match(term.get("matchFields"), fields) for term in terms)
 
 
 # -- taints and tolerations -------------------------------------------------------------------
@@ -218,10 +229,8 @@ def deployment_rollout_findings(dep: dict, fix: str) -> list[Finding]:
     findings = []
     if desired < 1:
         return [Finding(ref(dep), "at least 1 replica", f"scaled to zero ({seen})", fix)]
-    if not generation_current(dep):
-        findings.append(Finding(ref(dep), "status.observedGeneration == metadata.generation (rollout observed)",
-                                f"observedGeneration={status.get('observedGeneration')}, generation={meta(dep).get('generation')}",
-                                fix, settling=True))
+    if stale := stale_generation(dep, ref(dep), fix):
+        findings.append(stale)
     if any(v != desired for v in counts.values()):
         findings.append(Finding(ref(dep), f"replicas == updatedReplicas == readyReplicas == availableReplicas == {desired}",
                                 seen, fix, settling=True))

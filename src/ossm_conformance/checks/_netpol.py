@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ._k8s import dig, name, namespace, selector_matches
+from ._k8s import dig, labels, name, namespace, selector_matches
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Peer:
 def pod_peer(pod: dict) -> Peer:
     ports = {p["name"]: p.get("containerPort") for c in dig(pod, "spec.containers", []) or []
              for p in c.get("ports") or [] if p.get("name")}
-    return Peer(namespace(pod), dict(dig(pod, "metadata.labels", {}) or {}), dig(pod, "status.podIP"), ports, name(pod))
+    return Peer(namespace(pod), dict(labels(pod)), dig(pod, "status.podIP"), ports, name(pod))
 
 
 def policy_types(policy: dict) -> set[str]:
@@ -45,13 +45,14 @@ def selecting(policies: list[dict], subject: Peer, direction: str) -> list[dict]
             and selector_matches(dig(p, "spec.podSelector") or {}, subject.labels)]
 
 
-def admits(policies: list[dict], direction: str, subject: Peer, other: Peer, port: int,
+def admits(isolating: list[dict], direction: str, subject: Peer, other: Peer, port: int,
            namespace_labels: dict[str, dict], protocol: str = "TCP") -> bool:
     """Is a connection between subject (the selected pod) and other admitted in `direction`?
 
-    Ingress: other -> subject:port. Egress: subject -> other:port. Unisolated subjects admit all.
+    `isolating` is selecting(policies, subject, direction), taken once by the caller for all the
+    peers it asks about. Ingress: other -> subject:port. Egress: subject -> other:port.
+    Unisolated subjects admit all.
     """
-    isolating = selecting(policies, subject, direction)
     if not isolating:
         return True
     destination = subject if direction == "Ingress" else other
@@ -68,10 +69,10 @@ def admits(policies: list[dict], direction: str, subject: Peer, other: Peer, por
     return False
 
 
-def port_admitted_from_anyone(policies: list[dict], subject: Peer, port: int, protocol: str = "TCP") -> bool:
-    """Ingress to subject:port admitted by some rule, whatever its peers (for callers that are not pods,
-    such as the API server calling a webhook, whose address no pod selector can describe)."""
-    isolating = selecting(policies, subject, "Ingress")
+def port_admitted_from_anyone(isolating: list[dict], subject: Peer, port: int, protocol: str = "TCP") -> bool:
+    """Ingress to subject:port admitted by some rule of the Ingress policies isolating the subject,
+    whatever its peers (for callers that are not pods, such as the API server calling a webhook,
+    whose address no pod selector can describe)."""
     return not isolating or any(
         not rule.get("ports") or any(_port_matches(p, port, protocol, subject.named_ports) for p in rule["ports"])
         for policy in isolating for rule in dig(policy, "spec.ingress", []) or [])

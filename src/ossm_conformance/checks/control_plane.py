@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import runbook
 from ..findings import Finding
 from ..versions import minor_of
-from ._k8s import condition, condition_status, describe_condition, dig, generation_current, meta, name, reads
+from ._k8s import condition, condition_status, describe_condition, dig, generation_current, name, reads, stale_generation
 
 _KIND_NAMES = {"istios": "Istio", "istiocnis": "IstioCNI", "ztunnels": "ZTunnel"}
 # Istio also copies DependenciesHealthy from its active revision (IstioCNI/ZTunnel health).
@@ -18,7 +18,9 @@ _CONDITIONS = {"istios": ("Reconciled", "Ready", "DependenciesHealthy"),
 _CONVERGING_REASONS = {"IstiodNotReady", "RemoteIstiodNotReady", "DaemonSetNotReady",
                        "IstioCNINotHealthy", "ZTunnelNotHealthy"}
 # Values the sail-operator documents as the behaviour of an unset field.
-_SPEC_DEFAULTS = {"updateStrategy.type": "InPlace", "updateStrategy.inactiveRevisionDeletionGracePeriodSeconds": 30}
+INACTIVE_REVISION_GRACE_DEFAULT = 30  # seconds: the sail-operator's default when the Istio CR sets none
+_SPEC_DEFAULTS = {"updateStrategy.type": "InPlace",
+                  "updateStrategy.inactiveRevisionDeletionGracePeriodSeconds": INACTIVE_REVISION_GRACE_DEFAULT}
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,9 @@ def sail_cr_healthy(view, cr: ExpectedCR) -> list[Finding]:
     if obj is None:
         return [_missing(view, cr)]
     findings = []
-    if not generation_current(obj):
-        findings.append(Finding(cr.title, "status.observedGeneration == metadata.generation",
-                                f"observedGeneration={dig(obj, 'status.observedGeneration')}, "
-                                f"generation={meta(obj).get('generation')}", runbook.CONTROL_PLANE_READY, settling=True))
+    if stale := stale_generation(obj, cr.title, runbook.CONTROL_PLANE_READY,
+                                 expected="status.observedGeneration == metadata.generation"):
+        findings.append(stale)
     for kind in _CONDITIONS[cr.kind]:
         status = condition_status(obj, kind)
         if status != "True":

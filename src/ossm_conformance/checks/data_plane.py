@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from .. import runbook
 from ..findings import Finding
 from ..profile import IstioSpec
-from ._k8s import (DAEMONSET_DEFAULT_TOLERATIONS, deployment_available, dig, generation_current, listing,
-                   meta, name, node_ready, node_selected, pod_ready, reads, ref, selector_matches, untolerated_taints)
+from ._k8s import (DAEMONSET_DEFAULT_TOLERATIONS, deployment_available, dig, labels, listing,
+                   meta, name, node_ready, node_selected, pod_ready, reads, ref, selector_matches, stale_generation,
+                   untolerated_taints)
 
 _FIXES = {"cni": runbook.CNI_DAEMONSET, "ztunnel": runbook.ZTUNNEL_DAEMONSET}
 
@@ -55,10 +56,8 @@ def daemonset_rolled_out(view, ds_ref: DaemonSetRef) -> list[Finding]:
         return _missing(ds_ref)
     obj, fix, status = ref(ds), ds_ref.fix, ds.get("status") or {}
     findings = []
-    if not generation_current(ds):
-        findings.append(Finding(obj, "status.observedGeneration == metadata.generation (rollout observed)",
-                                f"observedGeneration={status.get('observedGeneration')}, generation={meta(ds).get('generation')}",
-                                fix, settling=True))
+    if stale := stale_generation(ds, obj, fix):
+        findings.append(stale)
     keys = ("desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable")
     counts = {k: status.get(k, 0) for k in keys}
     if len(set(counts.values())) != 1:
@@ -86,7 +85,7 @@ def daemonset_pods_on_every_node(view, ds_ref: DaemonSetRef) -> list[Finding]:
         return _missing(ds_ref)
     selector = dig(ds, "spec.selector")  # required by the API; an absent one would match every pod
     pods = [p for p in view.list("pods", ds_ref.namespace) if selector
-            and selector_matches(selector, dig(p, "metadata.labels", {}) or {}) and not meta(p).get("deletionTimestamp")]
+            and selector_matches(selector, labels(p)) and not meta(p).get("deletionTimestamp")]
     by_node: dict[str, list[dict]] = {}
     for pod in pods:
         by_node.setdefault(dig(pod, "spec.nodeName", ""), []).append(pod)

@@ -42,19 +42,20 @@ def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     proxies = _mesh_proxies(view, ztunnel)
     ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
     findings = []
+    egress, ingress = selecting(policies, istiod, "Egress"), selecting(policies, istiod, "Ingress")
 
     egress_blocked = [p.title for p in proxies
-                      if not any(admits(policies, "Egress", istiod, p, port, ns_labels) for port in (HBONE_PORT, XDS_PORT))]
+                      if not any(admits(egress, "Egress", istiod, p, port, ns_labels) for port in (HBONE_PORT, XDS_PORT))]
     if egress_blocked:
         findings.append(Finding(obj, "egress to ztunnel and waypoints admitted (TCP 15008/15012, or all)",
                                 f"blocked to {listing(egress_blocked)} by Egress policies "
-                                f"{listing(policy_names(selecting(policies, istiod, 'Egress')))}", runbook.ISTIOD_NETWORK_POLICY))
-    xds_blocked = [p.title for p in proxies if not admits(policies, "Ingress", istiod, p, XDS_PORT, ns_labels)]
-    webhook_open = port_admitted_from_anyone(policies, istiod, WEBHOOK_PORT)
+                                f"{listing(policy_names(egress))}", runbook.ISTIOD_NETWORK_POLICY))
+    xds_blocked = [p.title for p in proxies if not admits(ingress, "Ingress", istiod, p, XDS_PORT, ns_labels)]
+    webhook_open = port_admitted_from_anyone(ingress, istiod, WEBHOOK_PORT)
     if xds_blocked or not webhook_open:
         blocked = [f"xDS {XDS_PORT} from {listing(xds_blocked)}"] if xds_blocked else []
         blocked += [] if webhook_open else [f"webhook {WEBHOOK_PORT} from anyone"]
         findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS from ztunnel and waypoints) and {WEBHOOK_PORT} (webhook)",
                                 f"blocked: {'; '.join(blocked)} by Ingress policies "
-                                f"{listing(policy_names(selecting(policies, istiod, 'Ingress')))}", runbook.ISTIOD_NETWORK_POLICY))
+                                f"{listing(policy_names(ingress))}", runbook.ISTIOD_NETWORK_POLICY))
     return findings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import runbook
+from ..facts import operator_subscription
 from ..findings import Finding
 from ..profile import Operator
 from ._k8s import deployment_available, dig, labels, reads
@@ -17,12 +18,6 @@ _CSV_CONVERGING_PHASES = ("", "Pending", "InstallReady", "Installing", "Replacin
 _SUBSCRIPTION_CONVERGING_STATES = ("", "UpgradeAvailable")
 
 
-def _subscription(view, op: Operator) -> dict | None:
-    """The Subscription for the package in its namespace: the one named after the package, else any."""
-    subs = [s for s in view.list("subscriptions", op.namespace) if dig(s, "spec.name") == op.package]
-    return next((s for s in subs if s["metadata"]["name"] == op.package), subs[0] if subs else None)
-
-
 def _missing_subscription(op: Operator) -> Finding:
     return Finding(f"Subscription {op.namespace}/{op.package}",
                    f"a Subscription to package {op.package} in {op.namespace}", "none found", runbook.OPERATOR)
@@ -30,7 +25,7 @@ def _missing_subscription(op: Operator) -> Finding:
 
 @reads("subscriptions")
 def subscription_at_latest(view, op: Operator) -> list[Finding]:
-    sub = _subscription(view, op)
+    sub = operator_subscription(view, op)
     if sub is None:
         return [_missing_subscription(op)]
     obj = f"Subscription {op.namespace}/{sub['metadata']['name']}"
@@ -60,7 +55,7 @@ def subscription_at_latest(view, op: Operator) -> list[Finding]:
 
 @reads("subscriptions", "clusterserviceversions")
 def csv_succeeded(view, op: Operator) -> list[Finding]:
-    sub = _subscription(view, op)
+    sub = operator_subscription(view, op)
     if sub is None:
         return [_missing_subscription(op)]
     installed = dig(sub, "status.installedCSV")

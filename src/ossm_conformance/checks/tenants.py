@@ -6,7 +6,7 @@ from .. import runbook
 from ..findings import Finding
 from ..profile import Profile, Tenant
 from . import _mesh
-from ._k8s import dig, labels, listing, name, namespace_labels, pod_ready, reads, ref
+from ._k8s import annotations, dig, labels, listing, name, namespace_labels, pod_ready, reads, ref
 from ._netpol import admits, pod_peer, policy_names, selecting
 
 HBONE_PORT = 15008
@@ -87,14 +87,15 @@ def network_policies_admit_hbone(view, tenant: Tenant) -> list[Finding]:
     for dst in peers:
         # Ingress: others -> dst:15008. Egress: dst -> others:15008.
         for direction, towards in (("Ingress", "from"), ("Egress", "to")):
+            isolating = selecting(policies, dst, direction)
             denied = [other.title for other in peers
-                      if other is not dst and not admits(policies, direction, dst, other, HBONE_PORT, ns_labels)]
+                      if other is not dst and not admits(isolating, direction, dst, other, HBONE_PORT, ns_labels)]
             if denied:
                 findings.append(Finding(
                     f"Pod {tenant.namespace}/{dst.title}",
                     f"{direction.lower()} TCP {HBONE_PORT} (HBONE) admitted {towards} the namespace's workload pods",
                     f"denied {towards} {listing(denied)} by NetworkPolicies "
-                    f"{listing(policy_names(selecting(policies, dst, direction)))}", runbook.HBONE_NETWORK_POLICY))
+                    f"{listing(policy_names(isolating))}", runbook.HBONE_NETWORK_POLICY))
     return findings
 
 
@@ -110,7 +111,7 @@ def pods_enrolled(view, tenant: Tenant) -> list[Finding]:
         if not _mesh.redirected(pod):
             # While the namespace is labelled the CNI agent annotates live pods on its own.
             findings.append(Finding(obj, f"annotation {_mesh.REDIRECTION}=enabled",
-                                    f"{_mesh.REDIRECTION}={dig(pod, 'metadata.annotations', {}).get(_mesh.REDIRECTION)}"
+                                    f"{_mesh.REDIRECTION}={annotations(pod).get(_mesh.REDIRECTION)}"
                                     f" on node {dig(pod, 'spec.nodeName')}", runbook.PLAINTEXT,
                                     settling=_mesh.is_ambient(ns)))
         containers = [c.get("name") for c in dig(pod, "spec.containers", []) or []]

@@ -9,11 +9,12 @@ owner how the target will arrive and what the configured updateStrategy will res
 
 from __future__ import annotations
 
-from ..facts import active_revision, installed_csv, running_istio_version, subscription
+from ..facts import active_revision, installed_csv, subscription
 from ..findings import Finding
 from ..profile import Profile
 from ..versions import minor_of, parse_version
 from ._k8s import dig, listing, meta, name, reads
+from .control_plane import INACTIVE_REVISION_GRACE_DEFAULT
 
 ISTIO_CRD = "istios.sailoperator.io"
 # InstallPlans that will not move anything any more: installed, or given up by OLM.
@@ -48,7 +49,7 @@ def target_is_newer_patch(view, profile: Profile, target: str) -> list[Finding]:
                         f"minor {wanted.minor_str}: a minor upgrade, not a patch bump", FIX_VERSION)]
     rev = active_revision(view, profile)
     rev_obj = f"IstioRevision {name(rev)}" if rev else f"the active IstioRevision of Istio {profile.istio.name}"
-    running_text = running_istio_version(view, profile)
+    running_text = dig(rev, "spec.version") if rev else None
     running = parse_version(running_text)
     if running is None:
         return [Finding(rev_obj, "spec.version a concrete release (the running version)",
@@ -89,7 +90,7 @@ def no_inactive_revision_pending(view, profile: Profile) -> list[Finding]:
     return [
         Finding(f"IstioRevision {name(rev)}", f"only the active revision {active} of Istio {profile.istio.name}",
                 f"inactive revision {name(rev)} (spec.version {dig(rev, 'spec.version', '?')}) still exists, pending deletion"
-                f" (grace period {grace if grace is not None else 30}s)", FIX_INACTIVE_REVISION)
+                f" (grace period {grace if grace is not None else INACTIVE_REVISION_GRACE_DEFAULT}s)", FIX_INACTIVE_REVISION)
         for rev in sorted(view.list("istiorevisions"), key=name)
         if name(rev) != active and _revision_of(rev, profile.istio.name)
     ]
@@ -109,7 +110,7 @@ def no_installplan_to_other_minor(view, profile: Profile) -> list[Finding]:
         return [Finding("Subscription servicemeshoperator3", "the mesh operator's Subscription", "not found",
                         "Install the operator as the runbook says (oc -n openshift-operators get sub,csv).")]
     namespace = meta(sub).get("namespace", "")
-    csv = installed_csv(view, profile)
+    csv = dig(sub, "status.installedCSV")
     installed_minor = ossm_minor_of_csv(csv)
     if installed_minor is None:
         return [Finding(f"Subscription {namespace}/{name(sub)}", "status.installedCSV <package>.vX.Y.Z",
@@ -173,7 +174,7 @@ def strategy_note(view, profile: Profile) -> str:
     if strategy == "RevisionBased":
         return ("updateStrategy RevisionBased: the new revision runs side by side with the current one; workloads move "
                 "when relabelled (istio.io/rev) and the old revision is removed inactiveRevisionDeletionGracePeriodSeconds "
-                f"({grace if grace is not None else 30}s) after nothing uses it. " + shared)
+                f"({grace if grace is not None else INACTIVE_REVISION_GRACE_DEFAULT}s) after nothing uses it. " + shared)
     return ("updateStrategy InPlace: the upgrade restarts every control-plane and data-plane component (istiod, "
             "istio-cni, ztunnel) - the runbook's \"Service Mesh upgrade rolls everything\": expected for InPlace; plan it "
             "in a low-traffic window, or switch to RevisionBased for zero downtime.")

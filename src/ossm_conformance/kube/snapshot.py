@@ -161,8 +161,9 @@ class Snapshot:
     def covers(self, kind: str, namespace: str | None = None) -> bool:
         return self._covering_list(kind, namespace) is not None
 
-    def errors(self) -> list[str]:
-        return [r.error for r in self.results if r.error]
+    def errors(self, kinds) -> list[str]:
+        """Why the reads of these kinds failed: a check that needs them cannot be judged."""
+        return [r.error for r in self.results if r.error and r.read.kind in kinds]
 
     def _namespace_index(self, result: ReadResult) -> dict[str, list[dict]]:
         index = self._by_namespace.get(id(result))

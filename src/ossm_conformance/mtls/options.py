@@ -38,10 +38,6 @@ def add_options(g) -> None:
                 help="do not verify the Prometheus endpoint's TLS certificate")
 
 
-def uses_probe(opt) -> bool:
-    return opt.mtls_source in ("probe", "both")
-
-
 def uses_prometheus(opt) -> bool:
     return opt.mtls_source in ("prometheus", "both")
 

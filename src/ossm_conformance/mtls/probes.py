@@ -15,7 +15,6 @@ raises CouldNotCheck naming the permission or resource: the mTLS tests become er
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -33,8 +32,6 @@ from ..kube.client import Api
 from ..kube.errors import describe
 from . import pod_spec
 from .parse import Scrape, parse_probe_log
-
-log = logging.getLogger(__name__)
 
 IMAGE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                   "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
@@ -251,7 +248,7 @@ def _check_progress(api: Api, namespace: str, run_id: str, names: list[str]) -> 
         if phase == "Succeeded":
             continue
         if phase == "Failed":
-            raise CouldNotCheck(f"probe pod {namespace}/{name} failed: {_termination(api, namespace, name, status)}")
+            raise CouldNotCheck(f"probe pod {namespace}/{name} failed: {_termination(status)}")
         stuck = _image_or_config_failure(status)
         if stuck:
             raise CouldNotCheck(f"probe pod {namespace}/{name} cannot start: {stuck} (image {pod['spec']['containers'][0]['image']}; "
@@ -276,7 +273,7 @@ def _pending_reason(status: dict) -> str:
     return ""
 
 
-def _termination(api: Api, namespace: str, name: str, status: dict) -> str:
+def _termination(status: dict) -> str:
     if status.get("reason"):  # e.g. DeadlineExceeded
         return f"{status['reason']}: {status.get('message', '')}"
     for cs in status.get("containerStatuses") or ():

@@ -47,12 +47,12 @@ def attach_examined(recorder) -> None:
 
 
 def attach_findings(findings) -> None:
-    if allure is None:
+    if not reporting():  # as attach_examined: no rendering for a report nobody writes
         return
     body = json.dumps([f.__dict__ for f in findings], indent=2)
     allure.attach(redact_text(body), name="findings", attachment_type=allure.attachment_type.JSON)
 
 
 def attach_text(name: str, text: str) -> None:
-    if allure is not None:
+    if reporting():
         allure.attach(redact_text(text), name=name, attachment_type=allure.attachment_type.TEXT)
