@@ -45,13 +45,17 @@ demo: install lab-deps lab-up ## the whole suite against the local twin of spoke
 	@echo "Faults to try:  make lab-fault FAULT=list;  stop the lab:  make lab-down"
 	@exit $$(cat $(REPORTS)/.exit)
 
+# conformance and nightly run the same recipe; $@ names the target the user ran in the message.
+define SUITE_ON_CLUSTER
+@test -n "$(KUBECONFIG)" || { echo "make $@: set KUBECONFIG=<file>"; exit 4; }
+$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+endef
+
 conformance: install ## the suite against a real cluster: make conformance KUBECONFIG=... [CONTEXT=...] [PROFILE=...]
-	@test -n "$(KUBECONFIG)" || { echo "make conformance: set KUBECONFIG=<file>"; exit 4; }
-	$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+	$(SUITE_ON_CLUSTER)
 
 nightly: install ## CI against a cluster: everything, all reports (serial: xdist is slower here, see README)
-	@test -n "$(KUBECONFIG)" || { echo "make nightly: set KUBECONFIG=<file>"; exit 4; }
-	$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+	$(SUITE_ON_CLUSTER)
 
 preupgrade: install ## go/no-go before a patch bump: make preupgrade TARGET=v1.28.N [KUBECONFIG=...]
 	@test -n "$(TARGET)" || { echo "make preupgrade: set TARGET=vX.Y.Z"; exit 4; }

@@ -39,12 +39,6 @@ class Requests:
     def total(self) -> int:
         return sum(self.by_call.values())
 
-    def by_verb(self) -> Counter:
-        verbs = Counter()
-        for call, n in self.by_call.items():
-            verbs[call.split(" ", 1)[0]] += n
-        return verbs
-
 
 def mark(log: Path) -> int:
     return log.stat().st_size if log.exists() else 0

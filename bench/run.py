@@ -79,7 +79,7 @@ def warm_up(lab_dir: Path, budget: float = 60) -> None:
 
 
 def measure_scale(label: str, lab_dir: Path, nodes: int, generated: int, extra_ns: int, profiled: int,
-                  runs: int, workers: int, log) -> Measured:
+                  base_ns: int, runs: int, workers: int, log) -> Measured:
     log(f"{label}: seeding {nodes} nodes, {generated} generated tenants, {extra_ns} namespaces outside the mesh")
     try:
         seed_seconds = up(lab_dir, nodes, generated, extra_ns, log)
@@ -89,7 +89,6 @@ def measure_scale(label: str, lab_dir: Path, nodes: int, generated: int, extra_n
     finally:
         down = lab(lab_dir, "down")
         log(f"  {down.stdout.strip() or down.stderr.strip()}")
-    base_ns, _ = base_namespaces()
     return Measured(label, nodes, profiled + generated, base_ns + generated + extra_ns, seed_seconds,
                     series["floor"], series["serial"], series["parallel"], series["mtls"], workers,
                     series["bound"])
@@ -115,14 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    base_ns, base_tenants = base_namespaces()
+    base_ns, base_tenants = base_namespaces()  # renders the base twin: once per bench
     small_generated = max(0, SMALL_TENANTS - base_tenants)
     extra_ns = max(0, args.namespaces - base_ns - args.tenants)
     started = time.monotonic()
     try:
-        small = measure_scale("small", args.lab_dir, args.nodes, small_generated, 0, base_tenants,
+        small = measure_scale("small", args.lab_dir, args.nodes, small_generated, 0, base_tenants, base_ns,
                               args.runs, args.workers, log)
-        large = measure_scale("large", args.lab_dir, args.nodes, args.tenants, extra_ns, base_tenants,
+        large = measure_scale("large", args.lab_dir, args.nodes, args.tenants, extra_ns, base_tenants, base_ns,
                               args.runs, args.workers, log)
     except BenchError as exc:
         print(f"bench: FAIL: {exc}", file=sys.stderr)

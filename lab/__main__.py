@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import importlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -83,10 +81,10 @@ def up(args) -> int:
         reconcile.save_baseline(api, paths)
         api.close()
         prometheus_url = None
-        if args.services and importlib.util.find_spec("lab.services") is not None:
+        if args.services:
             # The metrics endpoints, node agent and Prometheus (lab/services.py) start last: they
             # read the seeded twin.
-            services = importlib.import_module("lab.services")
+            from lab import services
             for name, svc in services.start(paths.root, paths.kubeconfig).items():
                 procs[name] = cp.record(svc["pid"], svc.get("url"))
                 cp.write_pids(paths, procs)

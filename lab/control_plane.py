@@ -109,15 +109,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def launch(argv: list[str], log: Path, cwd: Path | None = None,
+           env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Starts argv detached (own session, outlives its parent) with its output appended to `log`,
+    after a "$ command" line. Shared with lab/services.py."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        out.write(("$ " + shlex.join(argv) + "\n").encode())
+        out.flush()
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=cwd, env=env)
+
+
 def _spawn(paths: LabPaths, procs: dict[str, dict], name: str, argv: list[str],
            url: str) -> subprocess.Popen:
     """Starts a process and records it in pids.json at once, before waiting for it."""
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    with open(paths.logs / f"{name}.log", "ab") as log:
-        log.write(("$ " + shlex.join(argv) + "\n").encode())
-        log.flush()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=paths.root)
+    proc = launch(argv, paths.logs / f"{name}.log", cwd=paths.root)
     procs[name] = record(proc.pid, url)
     write_pids(paths, procs)
     return proc
@@ -206,16 +213,23 @@ def start_apiserver(paths: LabPaths, procs: dict[str, dict], etcd_url: str) -> s
         argv += [f"--audit-policy-file={paths.audit_policy}", f"--audit-log-path={paths.audit_log}",
                  "--audit-log-maxbackup=1"]
     proc = _spawn(paths, procs, "kube-apiserver", argv, url)
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-    ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    _wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", APISERVER_WAIT_S,
+          apiserver_probe(paths, url))
+    return url
+
+
+def apiserver_probe(paths: LabPaths, url: str):
+    """A readiness probe for _wait: raises until GET /readyz (as the lab's admin) answers 200.
+    The TLS context is built once here, not on every poll. Also used by reliability/."""
+    ctx = ssl.create_default_context(cafile=str(paths.pki / "ca.crt"))
+    ctx.load_cert_chain(str(paths.pki / "admin.crt"), str(paths.pki / "admin.key"))
 
     def probe():
         with urllib.request.urlopen(f"{url}/readyz", timeout=2, context=ctx) as r:
             if r.status != 200:
                 raise RuntimeError(f"/readyz answered {r.status}")
 
-    _wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", APISERVER_WAIT_S, probe)
-    return url
+    return probe
 
 
 def write_kubeconfig(paths: LabPaths, api_url: str) -> None:

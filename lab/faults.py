@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab import reconcile, seed
-from lab.kubeapi import KINDS, Api
+from lab.kubeapi import _BY_KIND as _KIND, Api  # kubeapi's kind index, not a copy
 from lab.paths import LabPaths
 
 PILOT = "bank-employees-jboss-chat"
@@ -64,8 +64,6 @@ def reset(kubeconfig: Path | str) -> int:
 
 
 # --- helpers: read and write as the controllers do -------------------------------------------
-
-_KIND = {k.kind: k for k in KINDS}
 
 
 def _now() -> str:

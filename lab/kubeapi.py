@@ -123,12 +123,11 @@ class Api:
     def patch(self, path: str, patch: dict) -> dict:
         return self.request("PATCH", path, patch, content_type="application/merge-patch+json")
 
-    def delete(self, path: str, grace_zero: bool = True) -> None:
+    def delete(self, path: str) -> None:
         """Deletes with gracePeriodSeconds=0: with no kubelet, a pod bound to a node would otherwise
         stay Terminating forever."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        if grace_zero:
-            body["gracePeriodSeconds"] = 0
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background",
+                "gracePeriodSeconds": 0}
         try:
             self.request("DELETE", path, body)
         except ApiException as e:

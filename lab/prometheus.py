@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -70,10 +69,3 @@ def ready(url: str, timeout: float = 2) -> bool:
     except OSError:
         return False
 
-
-def start(config: Path, data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(argv(config, data_dir, port), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, cwd=data_dir.parent)

@@ -136,8 +136,7 @@ def finish_namespace_deletion(api: Api, name: str) -> None:
 
 def _owners_current(obj: dict, uids: dict) -> bool:
     for ref in obj["metadata"].get("ownerReferences", []):
-        ns = obj["metadata"].get("namespace", "") if kind_of(obj).namespaced else ""
-        if ref.get("uid") not in (uids.get((ref["kind"], ns, ref["name"])), uids.get((ref["kind"], "", ref["name"]))):
+        if ref.get("uid") != seed.owner_uid(obj, ref, uids):
             return False
     return True
 

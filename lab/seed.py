@@ -254,10 +254,16 @@ def key(obj: dict) -> tuple[str, str, str]:
     return obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
 
 
+def owner_uid(obj: dict, ref: dict, uids: dict) -> str | None:
+    """The uid of the owner `ref` (one of obj's ownerReferences) names, in the object's namespace
+    or cluster-scoped; None when no such object exists. Also used by lab/reconcile.py."""
+    ns = obj["metadata"].get("namespace", "") if kind_of(obj).namespaced else ""
+    return uids.get((ref["kind"], ns, ref["name"])) or uids.get((ref["kind"], "", ref["name"]))
+
+
 def _resolve_owners(obj: dict, uids: dict) -> None:
     for ref in obj["metadata"].get("ownerReferences", []):
-        ns = obj["metadata"].get("namespace", "") if kind_of(obj).namespaced else ""
-        owner = uids.get((ref["kind"], ns, ref["name"])) or uids.get((ref["kind"], "", ref["name"]))
+        owner = owner_uid(obj, ref, uids)
         if owner is None:
             raise LookupError(f"owner {ref['kind']}/{ref['name']} of {key(obj)} does not exist")
         ref["uid"] = owner

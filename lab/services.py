@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -19,33 +17,23 @@ from pathlib import Path
 
 import tenacity
 
-from lab import prometheus
+from lab import control_plane, prometheus
 from lab.kubeapi import Api
+from lab.paths import REPO
 from lab.traffic import ztunnel_pods_by_node
 
-REPO = Path(__file__).resolve().parent.parent
 READY_WAIT_S = 30
+STOP_WAIT_S = 10
 
 
 class ServiceError(RuntimeError):
     """A service did not come up; the message names it and its log."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _spawn(name: str, argv: list[str], logs: Path) -> subprocess.Popen:
-    logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
            "PYTHONUNBUFFERED": "1"}
-    with open(logs / f"{name}.log", "ab") as log:
-        log.write(("$ " + shlex.join(argv) + "\n").encode())
-        log.flush()
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=REPO, env=env)
+    return control_plane.launch(argv, logs / f"{name}.log", cwd=REPO, env=env)
 
 
 def _read_json(path: Path) -> dict:
@@ -100,7 +88,7 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
     prom_dir = lab_dir / "prometheus"
     config = prom_dir / "prometheus.yml"
     prometheus.write_config(config, targets)
-    port = _free_port()
+    port = control_plane.free_port()
     prom_url = f"http://127.0.0.1:{port}"
     python = sys.executable
 
@@ -150,14 +138,14 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
     }
 
 
-def stop(started: dict[str, subprocess.Popen], wait_s: float = 10) -> None:
+def stop(started: dict[str, subprocess.Popen]) -> None:
     """SIGTERM, bounded wait, then SIGKILL: only the processes this call's start() spawned."""
     for proc in started.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
     for proc in started.values():
         try:
-            proc.wait(timeout=wait_s)
+            proc.wait(timeout=STOP_WAIT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)

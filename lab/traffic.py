@@ -341,9 +341,11 @@ def _split(connections: int, endpoints: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(endpoints)]
 
 
-def tick_increments(state: TwinState, edges: Iterable[Edge]) -> dict[str, dict[SeriesKey, int]]:
-    """For each ztunnel pod uid: how much each of its TCP series grows in one tick."""
-    enrolment = Enrolment(state)
+def tick_increments(state: TwinState, edges: Iterable[Edge],
+                    enrolment: Enrolment | None = None) -> dict[str, dict[SeriesKey, int]]:
+    """For each ztunnel pod uid: how much each of its TCP series grows in one tick. `enrolment`
+    (of the same state) lets a caller that needs it too build it once per refresh."""
+    enrolment = enrolment or Enrolment(state)
     index = _Index(state)
     out: dict[str, dict[SeriesKey, int]] = {}
     for edge in _expand(edges, state.namespaces):
@@ -393,9 +395,9 @@ def _count_pair(out, enrolment: Enrolment, state: TwinState, src: dict, dst: dic
             _count(out, enrolment.ztunnel_for(dst), labels, n, request, response)
 
 
-def redirected_pods_by_node(state: TwinState) -> dict[str, int]:
+def redirected_pods_by_node(state: TwinState, enrolment: Enrolment | None = None) -> dict[str, int]:
     """workload_manager_active_proxy_count: the in-pod proxies each node's ztunnel runs."""
-    enrolment = Enrolment(state)
+    enrolment = enrolment or Enrolment(state)
     counts: dict[str, int] = {}
     for pod in state.pods:
         if is_live(pod) and enrolment.redirected(pod):

@@ -135,9 +135,11 @@ class Store:
         return int((time.monotonic() - self.started) / TICK_S)
 
     def apply(self, state: traffic.TwinState, edges: list[traffic.Edge]) -> None:
-        increments = traffic.tick_increments(state, edges)
-        proxies = traffic.redirected_pods_by_node(state)
-        ztunnels = traffic.ztunnel_pods_by_node(state.pods)
+        # One Enrolment per refresh: it finds the ztunnel pods, a full pass over every pod.
+        enrolment = traffic.Enrolment(state)
+        increments = traffic.tick_increments(state, edges, enrolment)
+        proxies = traffic.redirected_pods_by_node(state, enrolment)
+        ztunnels = enrolment.ztunnels
         with self.lock:
             tick = self.tick()
             old = {e.uid: e for e in self.by_ip.values()}

@@ -9,10 +9,8 @@ spawn), so `python -m lab down` still stops it.
 from __future__ import annotations
 
 import signal
-import ssl
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import tenacity
@@ -52,16 +50,9 @@ class ApiserverRestart(Fault):
         _until(STOP_WAIT, lambda: cp.start_time(pid) is None, "kube-apiserver to exit")
         procs = cp.read_pids(paths)
         proc = cp._spawn(paths, procs, "kube-apiserver", argv, self.lab.api_url)
-        cp._wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", READY_WAIT, self._ready)
+        cp._wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", READY_WAIT,
+                 cp.apiserver_probe(paths, self.lab.api_url))
         self.downtimes.append(time.monotonic() - started)
-
-    def _ready(self) -> None:
-        pki = self.lab.paths.pki
-        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        with urllib.request.urlopen(f"{self.lab.api_url}/readyz", timeout=2, context=ctx) as r:
-            if r.status != 200:
-                raise RuntimeError(f"/readyz answered {r.status}")
 
     def observed(self) -> str:
         if not self.downtimes:
