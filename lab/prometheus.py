@@ -6,8 +6,10 @@ scraped without restarting Prometheus.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -69,3 +71,14 @@ def ready(url: str, timeout: float = 2) -> bool:
     except OSError:
         return False
 
+
+def scraped_twice(url: str, targets: int, timeout: float = 2) -> bool:
+    """Every ztunnel target has at least two successful scrapes: until then an increase() over
+    the suite's window has no data for some edges and a healthy twin would look unobserved."""
+    query = urllib.parse.urlencode({"query": 'count(sum_over_time(up{job="ztunnel"}[5m]) >= 2)'})
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=timeout) as response:
+            result = json.load(response)["data"]["result"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(result) and int(float(result[0]["value"][1])) >= targets

@@ -131,6 +131,13 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
     _wait("prometheus", started["prometheus"], logs / "prometheus.log", prometheus_ready)
     _wait("ztunnel-endpoints", started["ztunnel-endpoints"], logs / "ztunnel-endpoints.log", endpoints_ready)
     _wait("node-agent", started["node-agent"], logs / "node-agent.log", node_agent_ready)
+
+    def prometheus_has_data():
+        if not prometheus.scraped_twice(prom_url, len(targets)):
+            raise RuntimeError(f"not every one of the {len(targets)} ztunnel targets scraped twice yet")
+
+    # Last: the endpoints must serve before Prometheus can have scraped them.
+    _wait("prometheus", started["prometheus"], logs / "prometheus.log", prometheus_has_data)
     return {
         "ztunnel-endpoints": {"pid": started["ztunnel-endpoints"].pid, "url": None},
         "node-agent": {"pid": started["node-agent"].pid, "url": None},
