@@ -42,15 +42,21 @@ def _api_state(twin: Twin, *extra: str):
     return measure(twin, suite_command(twin, "-m", "not mtls", *extra), "the API-state suite")
 
 
-def test_requests_do_not_grow_with_tenants(twins):
-    base, scaled = _api_state(twins[0]), _api_state(twins[16])
+@pytest.fixture(scope="module")
+def scaled_serial(twins):
+    """The API-state suite, serial, on the twin with 16 generated tenants (measured once for the module)."""
+    return _api_state(twins[16])
+
+
+def test_requests_do_not_grow_with_tenants(twins, scaled_serial):
+    base, scaled = _api_state(twins[0]), scaled_serial
     assert scaled.outcomes["passed"] > base.outcomes["passed"]  # the 16 tenants were really checked
     assert scaled.requests.by_call == base.requests.by_call, (scaled.requests.by_call, base.requests.by_call)
     assert base.requests.by_call["list pods"] == 1 and base.requests.probe_pods == 0
 
 
-def test_xdist_adds_no_requests(twins):
-    serial, parallel = _api_state(twins[16]), _api_state(twins[16], "-n", "2")
+def test_xdist_adds_no_requests(twins, scaled_serial):
+    serial, parallel = scaled_serial, _api_state(twins[16], "-n", "2")
     assert parallel.outcomes["passed"] == serial.outcomes["passed"]
     assert parallel.requests.total <= 1.1 * serial.requests.total, (parallel.requests.by_call, serial.requests.by_call)
 

@@ -22,14 +22,9 @@ PROFILE = load_profile(REPO / "profiles" / "spoke-dc-v6.yaml")
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(lab) -> Path:
-    return lab.kubeconfig
-
-
-@pytest.fixture(scope="module")
-def running(kubeconfig):
+def running(lab):
     """The twin's running version, read the way the gate reads it (IstioRevision.spec.version)."""
-    client, _ = build_api_client(str(kubeconfig), None)
+    client, _ = build_api_client(str(lab.kubeconfig), None)
     view = fetch(Api(client), [Read("istios"), Read("istiorevisions")])
     version = parse_version(running_istio_version(view, PROFILE))
     assert version is not None, "the twin has no running Istio version"
@@ -43,9 +38,9 @@ def gate(kubeconfig: Path, tmp_path: Path, target: str):
     return run, (json.loads(report.read_text()) if report.exists() else None)
 
 
-def test_next_patch_is_go_on_the_healthy_twin(kubeconfig, running, tmp_path):
+def test_next_patch_is_go_on_the_healthy_twin(lab, running, tmp_path):
     target = f"v{running.major}.{running.minor}.{running.patch + 1}"
-    run, verdict = gate(kubeconfig, tmp_path, target)
+    run, verdict = gate(lab.kubeconfig, tmp_path, target)
     assert run.exit_code == exitcodes.CONFORMANT, run.output[-3000:]
     assert verdict["verdict"] == "go" and verdict["reasons"] == []
     assert (verdict["target"], verdict["running"]) == (target, str(running))
@@ -62,24 +57,24 @@ def test_next_patch_is_go_on_the_healthy_twin(kubeconfig, running, tmp_path):
     (lambda r: f"v{r.major}.{r.minor}.{r.patch - 1}", "(a downgrade)"),
     (lambda r: str(r), "the same version as running"),
 ], ids=["minor-jump", "older", "same"])
-def test_not_a_newer_patch_is_no_go(kubeconfig, running, tmp_path, target, reason):
-    run, verdict = gate(kubeconfig, tmp_path, target(running))
+def test_not_a_newer_patch_is_no_go(lab, running, tmp_path, target, reason):
+    run, verdict = gate(lab.kubeconfig, tmp_path, target(running))
     assert run.exit_code == exitcodes.GATE_NO_GO, run.output[-3000:]
     assert verdict["verdict"] == "no-go"
     assert len(verdict["reasons"]) == 1 and reason in verdict["reasons"][0]
     assert "pre-upgrade gate: NO-GO" in run.output
 
 
-def test_malformed_version_is_no_go_and_a_bad_invocation(kubeconfig, tmp_path):
-    run, verdict = gate(kubeconfig, tmp_path, "v1.28")
+def test_malformed_version_is_no_go_and_a_bad_invocation(lab, tmp_path):
+    run, verdict = gate(lab.kubeconfig, tmp_path, "v1.28")
     assert run.exit_code == exitcodes.BAD_INVOCATION, run.output[-3000:]
     assert "is not a version" in run.output
     assert verdict["verdict"] == "no-go" and "malformed version 'v1.28'" in verdict["reasons"][0]
 
 
-def test_degraded_ztunnel_is_no_go_naming_the_failed_tests(twin, kubeconfig, running, tmp_path):
-    faults.apply("ztunnel-daemonset-degraded", kubeconfig)  # `twin` restores the healthy twin afterwards
-    run, verdict = gate(kubeconfig, tmp_path, f"v{running.major}.{running.minor}.{running.patch + 1}")
+def test_degraded_ztunnel_is_no_go_naming_the_failed_tests(twin, lab, running, tmp_path):
+    faults.apply("ztunnel-daemonset-degraded", lab.kubeconfig)  # `twin` restores the healthy twin afterwards
+    run, verdict = gate(lab.kubeconfig, tmp_path, f"v{running.major}.{running.minor}.{running.patch + 1}")
     assert run.exit_code == exitcodes.GATE_NO_GO, run.output[-3000:]
     failed = sorted(run.with_outcome("failed"))
     assert failed and verdict["verdict"] == "no-go"

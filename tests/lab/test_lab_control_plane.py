@@ -12,18 +12,13 @@ import yaml
 from lab import control_plane, crds, seed
 from lab.kubeapi import Api
 from lab.paths import CONTEXT, LabPaths
-
-from conftest import run_cli
+from lab_helpers import cond, run_cli
 
 pytestmark = pytest.mark.lab
 
 
 def _items(api: Api, path: str) -> list[dict]:
     return api.get(path)["items"]
-
-
-def _cond(obj: dict, ctype: str) -> dict:
-    return next(c for c in obj["status"]["conditions"] if c["type"] == ctype)
 
 
 def test_version_is_1_34(api):
@@ -85,7 +80,7 @@ def test_nodes_and_daemonset_pods(api, lab):
     assert [n["metadata"]["name"] for n in nodes] == [f"spoke-dc-v6-master-{i}" for i in range(3)] + \
         [f"spoke-dc-v6-worker-{i}" for i in range(3)]
     for i, node in enumerate(nodes):
-        assert _cond(node, "Ready")["status"] == "True"
+        assert cond(node, "Ready")["status"] == "True"
         assert node["status"]["addresses"][0] == {"type": "InternalIP", "address": topo.internal_ip(node["metadata"]["name"])}
         assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
         master = i < 3
@@ -102,7 +97,7 @@ def test_nodes_and_daemonset_pods(api, lab):
         pods = api.get(f"/api/v1/namespaces/{ns}/pods", labelSelector=label)["items"]
         assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(ip_of)
         for pod in pods:
-            assert pod["status"]["phase"] == "Running" and _cond(pod, "Ready")["status"] == "True"
+            assert pod["status"]["phase"] == "Running" and cond(pod, "Ready")["status"] == "True"
             assert pod["metadata"]["ownerReferences"][0]["uid"] == daemonset["metadata"]["uid"]
             expected_ip = topo.ztunnel_ip(pod["spec"]["nodeName"]) if ns == "ztunnel" else ip_of[pod["spec"]["nodeName"]]
             assert pod["status"]["podIP"] == expected_ip
@@ -135,7 +130,7 @@ def test_tenants(api):
     for pod in _items(api, "/api/v1/namespaces/bank-payment/pods"):
         assert "ambient.istio.io/redirection" not in pod["metadata"].get("annotations", {})
     gateway = api.get("/apis/gateway.networking.k8s.io/v1/namespaces/apps-team-x/gateways/waypoint")
-    assert _cond(gateway, "Programmed")["status"] == "True"
+    assert cond(gateway, "Programmed")["status"] == "True"
     policy = api.get("/apis/security.istio.io/v1/namespaces/apps-team-x/authorizationpolicies/web-l7-read-only")
     assert policy["spec"]["targetRefs"][0]["name"] == "waypoint"
 

@@ -7,14 +7,11 @@ import pytest
 
 from lab import faults, reconcile
 from lab.kubeapi import Api
+from lab_helpers import cond
 
 pytestmark = pytest.mark.lab
 
 PILOT = "bank-employees-jboss-chat"
-
-
-def _cond(obj: dict, ctype: str) -> dict:
-    return next(c for c in obj["status"]["conditions"] if c["type"] == ctype)
 
 
 def _sail(api: Api, kind: str, name: str = "default") -> dict:
@@ -26,7 +23,7 @@ def _pods(api: Api, ns: str) -> list[dict]:
 
 
 def _ready(pod: dict) -> bool:
-    return _cond(pod, "Ready")["status"] == "True"
+    return cond(pod, "Ready")["status"] == "True"
 
 
 def _missing(api: Api, path: str) -> bool:
@@ -51,10 +48,10 @@ def _check_daemonset(api, ns, ds, cr, reason, dependency, node):
     assert unready == [node]
     component = _sail(api, cr)
     assert component["status"]["state"] == reason
-    assert _cond(component, "Ready")["message"] == f"not all {ds} pods are ready"
+    assert cond(component, "Ready")["message"] == f"not all {ds} pods are ready"
     istio = _sail(api, "istios")
     assert istio["status"]["state"] == dependency
-    assert _cond(istio, "DependenciesHealthy")["reason"] == dependency
+    assert cond(istio, "DependenciesHealthy")["reason"] == dependency
 
 
 def check_cni_degraded(api):
@@ -105,7 +102,7 @@ def check_csv_failed(api):
     csv = api.get("/apis/operators.coreos.com/v1alpha1/namespaces/openshift-operators/clusterserviceversions/servicemeshoperator3.v3.3.7")
     assert (csv["status"]["phase"], csv["status"]["reason"]) == ("Failed", "InstallComponentFailed")
     dep = api.get("/apis/apps/v1/namespaces/openshift-operators/deployments/servicemesh-operator3")
-    assert _cond(dep, "Available")["status"] == "False" and not dep["status"].get("availableReplicas")
+    assert cond(dep, "Available")["status"] == "False" and not dep["status"].get("availableReplicas")
 
 
 def check_istio_not_ready(api):
@@ -114,7 +111,7 @@ def check_istio_not_ready(api):
     for kind in ("istiorevisions", "istios"):
         obj = _sail(api, kind)
         assert obj["status"]["state"] == "IstiodNotReady"
-        assert _cond(obj, "Ready")["message"] == "not all istiod pods are ready"
+        assert cond(obj, "Ready")["message"] == "not all istiod pods are ready"
 
 
 def check_plaintext(api):

@@ -18,6 +18,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from lab import faults
 from lab.workload_identity import RbacIndex
+from lab_helpers import service_account_may
 
 pytestmark = pytest.mark.lab
 
@@ -36,11 +37,6 @@ def fault(kubeconfig: Path, name: str):
         yield
     finally:
         faults.reset(kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def kubeconfig(lab) -> Path:
-    return lab.kubeconfig
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +140,7 @@ def test_pilot_edges_are_mutual_tls_with_the_client_principal(api, source, desti
                  connection_security_policy="unknown") == plaintext, "plaintext grew on the healthy twin"
 
 
-def test_rbac_evaluator_agrees_with_subject_access_reviews(api, kubeconfig):
+def test_rbac_evaluator_agrees_with_subject_access_reviews(api, lab):
     """The endpoints decide workload identity from listed RBAC; the apiserver's own answer must match,
     on the healthy twin and with the pilot's RoleBinding removed."""
     def compare():
@@ -155,24 +151,18 @@ def test_rbac_evaluator_agrees_with_subject_access_reviews(api, kubeconfig):
             answers = []
             for resource, subresource, verb in (("serviceaccounts", "token", "create"),
                                                 ("serviceaccounts", "", "impersonate")):
-                review = api.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
-                    "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-                    "spec": {"user": "system:serviceaccount:ztunnel:ztunnel",
-                             "groups": ["system:serviceaccounts", "system:serviceaccounts:ztunnel",
-                                        "system:authenticated"],
-                             "resourceAttributes": {"namespace": name, "group": "", "resource": resource,
-                                                    "subresource": subresource, "verb": verb}}})
-                answers.append(review["status"].get("allowed", False))
+                answers.append(service_account_may(api, "ztunnel", "ztunnel", verb=verb, resource=resource,
+                                                   namespace=name, subresource=subresource))
             assert index.ztunnel_may_mint(name) == all(answers), name
         return index
 
     assert compare().ztunnel_may_mint(PILOT)
-    with fault(kubeconfig, "ztunnel-rbac-missing"):
+    with fault(lab.kubeconfig, "ztunnel-rbac-missing"):
         assert not compare().ztunnel_may_mint(PILOT)
 
 
-def test_missing_workload_identity_rbac_turns_pilot_edges_plaintext(api, kubeconfig):
-    with fault(kubeconfig, "ztunnel-rbac-missing"):
+def test_missing_workload_identity_rbac_turns_pilot_edges_plaintext(api, lab):
+    with fault(lab.kubeconfig, "ztunnel-rbac-missing"):
         for source, destination in PILOT_EDGES:
             grows(lambda: total(edge_series(api, "destination", source, destination),
                                 connection_security_policy="unknown", source_principal="unknown"))
@@ -193,7 +183,7 @@ def _closed(api, destination: str) -> list:
             and s.labels["reporter"] == "destination" and s.labels["destination_service"] == service]
 
 
-def test_unlabelled_namespace_stops_pilot_mutual_tls(api, kubeconfig):
+def test_unlabelled_namespace_stops_pilot_mutual_tls(api, lab):
     """namespace-unlabelled also drops the pods' redirection (istio-cni un-enrols them): both ends
     leave the mesh, so, as on a real cluster, the pilot's mutual_tls counters stop growing and no
     ztunnel counts the now-direct traffic (reference/ztunnel-metrics.md §4)."""
@@ -201,7 +191,7 @@ def test_unlabelled_namespace_stops_pilot_mutual_tls(api, kubeconfig):
         return sum(total(edge_series(api, reporter, s, d), connection_security_policy=policy)
                    for s, d in PILOT_EDGES for reporter in ("source", "destination"))
 
-    with fault(kubeconfig, "namespace-unlabelled"):
+    with fault(lab.kubeconfig, "namespace-unlabelled"):
         for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SETTLE_S), wait=tenacity.wait_fixed(0.5),
                                          reraise=True):
             with attempt:
@@ -211,10 +201,10 @@ def test_unlabelled_namespace_stops_pilot_mutual_tls(api, kubeconfig):
     grows(lambda: pilot_total("mutual_tls"))  # and back to mTLS once the twin is restored
 
 
-def test_plaintext_traffic_fault_shows_as_denied_plaintext_at_the_destination(api, kubeconfig):
+def test_plaintext_traffic_fault_shows_as_denied_plaintext_at_the_destination(api, lab):
     """CNI not active on bff's node: bff's traffic bypasses ztunnel, so only the destination's
     ztunnel sees it, as plaintext from an unknown principal, and STRICT denies it."""
-    with fault(kubeconfig, "plaintext-traffic"):
+    with fault(lab.kubeconfig, "plaintext-traffic"):
         pods = {p["metadata"]["labels"].get("app"): p for p in api.get(f"/api/v1/namespaces/{PILOT}/pods")["items"]}
         if pods["bff"]["spec"]["nodeName"] != faults.PLAINTEXT_NODE:
             pytest.fail(f"the twin moved bff off {faults.PLAINTEXT_NODE}; this test assumes it is there")

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from lab import faults
+from ossm_conformance import exitcodes
 from suite_runner import SuiteRun, run_suite
-from test_deploy_rbac import admin, sa_kubeconfig  # noqa: F401 — fixtures: deploy/rbac.yaml applied, a TokenRequest token
 
 pytestmark = pytest.mark.lab
 FAULT = "ztunnel-rbac-missing"
@@ -68,9 +68,12 @@ def test_admin_run_with_failures_leaks_nothing(lab, twin, tmp_path):
     assert leaks(lab_secrets(lab), run, artefacts) == []
 
 
-def test_service_account_run_leaks_nothing(lab, sa_kubeconfig, tmp_path):  # noqa: F811
+def test_service_account_run_passes_and_leaks_nothing(lab, sa_kubeconfig, tmp_path):
+    """deploy/rbac.yaml's ServiceAccount (conftest's `sa_kubeconfig`, a TokenRequest token, no
+    impersonation) is all the suite needs: it passes, and the token appears nowhere."""
     run, artefacts = run_with_every_report(sa_kubeconfig, tmp_path / "sa")
-    assert run.exit_code == 0, run.output[-3000:]
+    assert run.exit_code == exitcodes.CONFORMANT, run.output[-3000:]
+    assert run.with_outcome("passed") and not run.with_outcome("failed") | run.with_outcome("error")
     secrets = lab_secrets(lab) | {"ServiceAccount token": token_forms(sa_kubeconfig)}
     assert leaks(secrets, run, artefacts) == []
 

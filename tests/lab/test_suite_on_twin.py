@@ -1,21 +1,38 @@
 """The suite end to end against the lab: the healthy twin passes everything with no skip, and
 every lab fault fails exactly the tests that concern it (tests/lab/fault_expectations.yaml),
-with the runbook's words in the failure, and passes all the others."""
+with the runbook's words in the failure, and passes all the others.
+
+The mTLS evidence runs for real: probe pods run by the lab's node agent, Prometheus scraping the
+lab's ztunnel endpoints. Under the faults that break the pilot's mTLS, the probe's failure names
+the edge, the ztunnel and the observed policy. After every run no probe pod is left (checked
+through the API).
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from lab import faults
+from ossm_conformance.mtls import pod_spec
 from suite_runner import run_suite
 
 pytestmark = pytest.mark.lab
 
 EXPECTATIONS = yaml.safe_load((Path(__file__).parent / "fault_expectations.yaml").read_text())
 SOURCES = ("probe", "prometheus")
+PILOT_EDGE = "bank-employees-jboss-chat:bff->chat-backend"
+# What the destination's ztunnel shows under the faults that break the pilot's mTLS: plaintext
+# counted, or (namespace unlabelled, so istio-cni no longer redirects either end) nothing at all
+# while the mutual_tls series stays flat.
+OBSERVED = {
+    "plaintext-traffic": re.compile(r"grew: policy unknown, reporter \w+, source_principal unknown: \+[1-9]"),
+    "ztunnel-rbac-missing": re.compile(r"grew: policy unknown, reporter \w+, source_principal unknown: \+[1-9]"),
+    "namespace-unlabelled": re.compile(r"grew: nothing, on any ztunnel; flat: policy mutual_tls"),
+}
 
 
 def _suite_args(lab) -> list[str]:
@@ -30,20 +47,38 @@ def _expected_failures(name: str) -> set[str]:
     return set(spec["fails"]) | {f"test_mtls.py::test_edge_traffic_is_mutual_tls[{s}-{e}]" for s in SOURCES for e in edges}
 
 
+def _probe_pods(api) -> list[str]:
+    return [p["metadata"]["name"] for p in
+            api.get("/api/v1/pods", labelSelector=pod_spec.selector()).get("items") or []]
+
+
+def _by_edge(run) -> dict[str, dict[str, str]]:
+    """{edge id: {source: outcome}} from ids like test_edge_traffic_is_mutual_tls[probe-<edge>]."""
+    edges: dict[str, dict[str, str]] = {}
+    for test_id, outcome in run.outcomes.items():
+        if "test_edge_traffic_is_mutual_tls[" in test_id:
+            source, edge = test_id.split("[", 1)[1].rstrip("]").split("-", 1)
+            edges.setdefault(edge, {})[source] = outcome
+    return edges
+
+
 def test_every_fault_has_expectations():
     assert set(EXPECTATIONS) == set(faults.FAULTS), "each lab fault needs a line in fault_expectations.yaml"
 
 
-def test_healthy_twin_passes_everything(lab, tmp_path):
+def test_healthy_twin_passes_everything(lab, api, tmp_path):
     run = run_suite(lab.kubeconfig, tmp_path, *_suite_args(lab))
     assert run.exit_code == 0, run.output[-4000:]
     assert run.outcomes, "the suite collected nothing"
     assert set(run.outcomes.values()) == {"passed"}, {t: o for t, o in run.outcomes.items() if o != "passed"}
     assert any(t.startswith("test_mtls.py::") for t in run.outcomes), "mTLS evidence did not run"
+    edges = _by_edge(run)
+    assert len(edges) == 4 and all(o == {"probe": "passed", "prometheus": "passed"} for o in edges.values()), edges
+    assert _probe_pods(api) == []
 
 
 @pytest.mark.parametrize("fault", sorted(EXPECTATIONS))
-def test_fault_fails_exactly_its_tests(lab, twin, tmp_path, fault):
+def test_fault_fails_exactly_its_tests(lab, api, twin, tmp_path, fault):
     faults.apply(fault, lab.kubeconfig)
     run = run_suite(lab.kubeconfig, tmp_path, *_suite_args(lab))
     expected = _expected_failures(fault)
@@ -54,3 +89,8 @@ def test_fault_fails_exactly_its_tests(lab, twin, tmp_path, fault):
     assert not run.with_outcome("error") and not run.with_outcome("skipped")
     fragment = EXPECTATIONS[fault]["message"]
     assert any(fragment in run.messages[t] for t in expected), f"no failure names the cause {fragment!r}"
+    if fault in OBSERVED:
+        message = run.messages[f"test_mtls.py::test_edge_traffic_is_mutual_tls[probe-{PILOT_EDGE}]"]
+        assert PILOT_EDGE in message and "ztunnel ztunnel-" in message and OBSERVED[fault].search(message), message
+        assert "CNI plugin not active on the node; or namespace not labelled" in message
+    assert _probe_pods(api) == []

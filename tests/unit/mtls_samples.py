@@ -4,7 +4,10 @@ from __future__ import annotations
 
 # The lab's ztunnel endpoints write the same label set in the same order: one list for both.
 from lab.traffic import LABEL_NAMES  # noqa: E402
+from ossm_conformance.profile import Edge
+
 NS = "bank-employees-jboss-chat"
+EDGE = Edge(source="bff", source_service_account="bff", destination="chat-backend", destination_service_account="chat-backend")
 
 
 def series(reporter="destination", policy="mutual_tls", principal=f"spiffe://cluster.local/ns/{NS}/sa/bff",

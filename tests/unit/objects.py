@@ -20,6 +20,7 @@ from ossm_conformance.views import DeclaredView
 PROFILE = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "spoke-dc-v6.yaml")
 TENANTS = ("bank-employees-jboss-chat", "ossm3-demo", "apps-team-x")
 NODES = ("master-0", "master-1", "master-2", "worker-0", "worker-1", "worker-2")
+assert len(NODES) == 6  # three masters, then the three workers healthy() places the pilot's pods on
 CSV = "servicemeshoperator3.v3.3.7"
 
 

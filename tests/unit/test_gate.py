@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from objects import CSV, PROFILE
 
 from ossm_conformance import exitcodes
 from ossm_conformance.checks import upgrade
 from ossm_conformance.gate import ConformanceOutcome, conformance_outcome, decide, malformed, not_checked, write
 from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
-from ossm_conformance.profile import load_profile
 
-REPO = Path(__file__).resolve().parents[2]
-PROFILE = load_profile(REPO / "profiles" / "spoke-dc-v6.yaml")
-CSV = "servicemeshoperator3.v3.3.7"
 HEALTHY_RUN = ConformanceOutcome(passed=40)
 
 

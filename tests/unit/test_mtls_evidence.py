@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from mtls_samples import NS, series
+from mtls_samples import EDGE, NS, series
 
 from ossm_conformance.mtls import evidence
 from ossm_conformance.mtls.observation import OPENED, RESTARTED, Observation, SeriesDelta, Ztunnel
-from ossm_conformance.profile import Edge
-
-EDGE = Edge(source="bff", source_service_account="bff", destination="chat-backend", destination_service_account="chat-backend")
 
 
 def _obs(*deltas: tuple[dict, float], unobserved=None, source="probe") -> Observation:

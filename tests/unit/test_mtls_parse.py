@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from mtls_samples import exposition, series
 
-from ossm_conformance.mtls.observation import RESTARTED, from_scrapes
+from ossm_conformance.mtls.observation import OPENED, RESTARTED, from_scrapes
 from ossm_conformance.mtls.parse import parse_exposition, parse_probe_log, select
-
-OPENED = "istio_tcp_connections_opened_total"
 
 
 def test_openmetrics_groups_counter_samples():

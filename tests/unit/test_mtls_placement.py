@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+from mtls_samples import EDGE, NS
+
 from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
 from ossm_conformance.mtls.placement import edge_nodes
-from ossm_conformance.profile import Edge
-
-NS = "bank-employees-jboss-chat"
-EDGE = Edge(source="bff", source_service_account="bff", destination="chat-backend", destination_service_account="chat-backend")
 
 
 def _pod(name: str, app: str, node: str) -> dict:
