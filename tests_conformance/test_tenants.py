@@ -15,8 +15,14 @@ def test_ambient_namespace_enrolled(conform, ambient_tenant):
 
 @pytest.mark.reads("roles", "rolebindings")
 def test_workload_identity_rbac_present(conform, profile, ambient_tenant):
-    """The ztunnel-workload-identity Role and its RoleBinding to ztunnel/ztunnel exist"""
+    """The ztunnel-workload-identity Role grants exactly the runbook's rules, bound to ztunnel/ztunnel only"""
     conform(checks.rbac.workload_identity_pattern_present, profile.ztunnel, ambient_tenant)
+
+
+@pytest.mark.reads("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+def test_no_ztunnel_identity_grant_outside_tenants(conform, profile):
+    """No ClusterRoleBinding, nor a RoleBinding outside the ambient tenants, lets ztunnel mint identities"""
+    conform(checks.rbac.no_identity_grant_outside_tenants, profile)
 
 
 @pytest.mark.reads("roles", "rolebindings", "clusterroles", "clusterrolebindings")
@@ -38,21 +44,21 @@ def test_peer_authentication_strict(conform, profile, ambient_tenant):
     conform(checks.tenants.peer_authentication_strict, ambient_tenant, profile.istio.namespace)
 
 
-@pytest.mark.reads("pods", "networkpolicies", "namespaces")
+@pytest.mark.reads("pods", "networkpolicies", "namespaces", "services", "deployments")
 def test_network_policies_admit_hbone(conform, ambient_tenant):
-    """NetworkPolicies admit HBONE (TCP 15008) between the namespace's workload pods"""
+    """NetworkPolicies admit HBONE (TCP 15008) for each profiled edge and to and from the waypoint"""
     conform(checks.tenants.network_policies_admit_hbone, ambient_tenant)
 
 
-@pytest.mark.reads("pods", "namespaces")
+@pytest.mark.reads("pods", "namespaces", "events")
 def test_pods_redirected_and_ready(conform, ambient_tenant):
-    """Every workload pod is redirected by istio-cni, has no sidecar, and is Ready"""
+    """Every workload pod is enrolled and redirected by istio-cni, captures inbound, has no sidecar, and is Ready"""
     conform(checks.tenants.pods_enrolled, ambient_tenant)
 
 
-@pytest.mark.reads("namespaces")
+@pytest.mark.reads("namespaces", "pods")
 def test_excluded_tenant_not_enrolled(conform, excluded_tenant):
-    """An excluded tenant carries no ambient label (the profile says why)"""
+    """An excluded tenant is out of the mesh: no ambient label, no self-enrolled pod, no sidecar (the profile says why)"""
     conform(checks.tenants.excluded_tenant_not_enrolled, excluded_tenant)
 
 
@@ -62,7 +68,7 @@ def test_sidecar_tenant_injected(conform, sidecar_tenant):
     conform(checks.tenants.sidecar_tenant_injected, sidecar_tenant)
 
 
-@pytest.mark.reads("namespaces")
+@pytest.mark.reads("namespaces", "pods")
 def test_unknown_ambient_namespaces(conform, profile):
-    """Every namespace labelled ambient is a profiled tenant or explicitly ignored"""
+    """Every namespace labelled ambient, or with pods enrolled by their own label, is profiled or ignored"""
     conform(checks.tenants.no_unknown_ambient_namespaces, profile)

@@ -80,12 +80,20 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class OptOut:
+    """A workload of an ambient tenant allowed to run with istio.io/dataplane-mode=none."""
+    workload: str                     # the Deployment (or other controller) whose pods opt out
+    reason: str                       # why it may stay outside the mesh (shown in the report)
+
+
+@dataclass(frozen=True)
 class Tenant:
     namespace: str
     mode: str
     reason: str = ""                  # why the tenant is excluded (required for mode excluded)
     waypoint: str = ""                # the waypoint Gateway name (mode ambient+waypoint)
     edges: tuple[Edge, ...] = ()
+    opt_outs: tuple[OptOut, ...] = ()  # pods of an ambient tenant allowed outside the mesh
 
     @property
     def ambient(self) -> bool:
@@ -139,7 +147,7 @@ class _FieldError(Exception):
 
 
 _NESTED = {"istio": IstioSpec, "istio_cni": IstioCNISpec, "ztunnel": ZTunnelSpec}
-_LISTS = {"operators": Operator, "tenants": Tenant, "edges": Edge}
+_LISTS = {"operators": Operator, "tenants": Tenant, "edges": Edge, "opt_outs": OptOut}
 
 
 def _build(cls, data: Any, where: str, _unused=None):
@@ -213,6 +221,11 @@ def _validate(p: Profile) -> None:
             raise _FieldError(f"{where}.waypoint", "mode ambient+waypoint needs the waypoint Gateway's name")
         if t.edges and not t.ambient:
             raise _FieldError(f"{where}.edges", f"only ambient tenants have mTLS edges (mode is {t.mode})")
+        if t.opt_outs and not t.ambient:
+            raise _FieldError(f"{where}.opt_outs", f"only ambient tenants have opt-outs (mode is {t.mode})")
+        for j, o in enumerate(t.opt_outs):
+            if not o.reason.strip():
+                raise _FieldError(f"{where}.opt_outs[{j}].reason", "an opt-out needs a reason (it is shown in the report)")
 
 
 def _replace_source(p: Profile, source: str) -> Profile:

@@ -26,6 +26,14 @@ WORKLOAD_IDENTITY_RBAC = (
     "pattern from bank-employees-jboss-chat: Role ztunnel-workload-identity (\"\": serviceaccounts/token "
     "create; serviceaccounts impersonate) and RoleBinding ztunnel-workload-identity to ServiceAccount "
     "ztunnel/ztunnel (platform-gitops .../tenants/ossm3-demo/ztunnel-workload-identity-rbac.yaml).")
+WORKLOAD_IDENTITY_LEAST_PRIVILEGE = (
+    "Ship the pattern exactly as the runbook does: Role ztunnel-workload-identity with only (\"\": "
+    "serviceaccounts/token create; serviceaccounts impersonate), bound by RoleBinding ztunnel-workload-identity "
+    "to ServiceAccount ztunnel/ztunnel alone (platform-gitops .../tenants/ossm3-demo/ztunnel-workload-identity-rbac.yaml).")
+WORKLOAD_IDENTITY_SCOPE = (
+    "ztunnel's workload-identity grant \"is namespace-scoped — not cluster-wide — so each tenant that joins "
+    "ambient ships its own RoleBinding to the ztunnel SA\". Delete the ClusterRoleBinding (or the RoleBinding "
+    "outside the ambient tenants) and ship the Role/RoleBinding in each ambient tenant instead.")
 POD_NOT_READY = ("Pods of an enrolled namespace failing probes are the bank-payment symptom: ztunnel intercepts "
                  "the kubelet probe and the CSR fails. Check the ztunnel-workload-identity Role/RoleBinding, "
                  "then the probes (convert them to localhost exec as the pilot did).")
@@ -36,6 +44,22 @@ PEER_AUTHENTICATION = ("Pin PeerAuthentication 'default' at the namespace level 
 HBONE_NETWORK_POLICY = ("Adjust the namespace's NetworkPolicies to permit intra-namespace mesh traffic, "
                         "including the HBONE port 15008 (TCP), as the bank-employees-jboss-chat pilot did.")
 EXCLUDED_TENANT = "Remove the istio.io/dataplane-mode label until the tenant is re-enrolled (oc label namespace <ns> istio.io/dataplane-mode-)."
+EXCLUDED_TENANT_POD = ("A pod label istio.io/dataplane-mode=ambient enrols the pod without the namespace label: the "
+                       "rollback's cause (no workload-identity RBAC) still applies to it. Remove the label from the "
+                       "pod and its Deployment template (oc label pod <pod> istio.io/dataplane-mode-) until the tenant "
+                       "is re-enrolled.")
+EXCLUDED_TENANT_SIDECAR = ("An excluded tenant is out of the mesh in sidecar mode too: remove istio-injection/"
+                           "istio.io/rev from the namespace and sidecar.istio.io/inject from the pods, then restart them.")
+POD_OPTED_OUT = ("Ambient by default in an enrolled namespace: remove the pod label istio.io/dataplane-mode=none "
+                 "(and from its Deployment template), or record the exception with its reason under the tenant's "
+                 "opt_outs in the profile.")
+BYPASS_INBOUND_CAPTURE = ("Remove the annotation ambient.istio.io/bypass-inbound-capture from the pod template: with it "
+                          "istio-cni captures only outbound traffic, so the tenant's PeerAuthentication STRICT is not "
+                          "enforced on this pod's inbound (\"STRICT rejects any plaintext that somehow reaches a "
+                          "workload pod\").")
+POD_NOT_STARTED = ("A pod that never starts: read its events (oc -n <ns> describe pod <pod>). A FailedCreatePodSandBox "
+                   "naming istio-cni is the runbook's \"CNI plugin not active on the node\": verify oc get ds -n "
+                   "istio-cni and the istio-cni-node pod on that node.")
 UNKNOWN_AMBIENT_NAMESPACE = ("Enrol the namespace as a profiled tenant (with its ztunnel-workload-identity "
                              "RBAC and PeerAuthentication), list it under ignored_namespaces, or remove the label.")
 SIDECAR_TENANT = "Label the namespace istio-injection=enabled and remove istio.io/dataplane-mode. " + MIXED_MODE

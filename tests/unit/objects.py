@@ -201,8 +201,23 @@ def healthy() -> dict[str, list[dict]]:
     for i, app in enumerate(("bff", "chat-backend", "eap-domain-group-a", "eap-domain-group-b")):
         add("pods", pod(f"{app}-0", chat, {"app": app}, node_=NODES[3 + i % 3], ip=f"10.128.1.{i + 10}"))
         add("services", obj("services", app, chat, spec={"selector": {"app": app}, "ports": [{"port": 8080}]}))
+        add("deployments", deployment(app, chat, {"app": app}))
     for i, app in enumerate(("demo-client", "demo-server")):
         add("pods", pod(f"{app}-0", "ossm3-demo", {"app": app}, ip=f"10.128.2.{i + 10}"))
+        add("services", obj("services", app, "ossm3-demo", spec={"selector": {"app": app}, "ports": [{"port": 8080}]}))
+        add("deployments", deployment(app, "ossm3-demo", {"app": app}))
+    # An istio-class ingress gateway as istiod deploys it: labelled out of ambient, not a workload.
+    add("pods", pod("demo-ingress-istio-0", "ossm3-demo", {"gateway.networking.k8s.io/gateway-name": "demo-ingress",
+                                                          "istio.io/dataplane-mode": "none"},
+                    ip="10.128.2.20", ambient=False, containers=["istio-proxy"]))
+    # Everyday debris of a tenant: a completed Job's pod and an Evicted pod, neither judged.
+    job = pod("report-28912345-x7k2p", "ossm3-demo", {"job-name": "report-28912345"}, ip="10.128.2.21")
+    job["status"].update(phase="Succeeded", conditions=[cond("Ready", "False", "PodCompleted")])
+    evicted = pod("demo-server-0-evicted", "ossm3-demo", {"app": "demo-server"}, ip="10.128.2.22")
+    evicted["status"].update(phase="Failed", reason="Evicted", conditions=[cond("Ready", "False")],
+                             message="The node was low on resource: memory.")
+    add("pods", job)
+    add("pods", evicted)
     add("pods", pod("web-0", "apps-team-x", {"app": "web"}, ip="10.128.3.10"))
     add("pods", pod("waypoint-0", "apps-team-x", {"gateway.istio.io/managed": "istio.io-mesh-controller",
                                                   "gateway.networking.k8s.io/gateway-name": "waypoint"},

@@ -102,3 +102,74 @@ def test_role_binding_in_another_namespace_does_not_grant():
     _strip_pattern(c)
     _bind(c, "RoleBinding", "zt", "ClusterRole", "zt-identity", ZT_SA, "ossm3-demo", BOTH)
     assert len(run(rbac.ztunnel_identity_permission_gaps, c, ZT, CHAT.namespace)) == 2
+
+
+# -- the pattern, exactly as the runbook ships it -------------------------------------------------
+@pytest.mark.parametrize("rules, fragment", [
+    (BOTH + [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}], "also grants get secrets, list secrets"),
+    ([{"apiGroups": [""], "resources": ["serviceaccounts", "serviceaccounts/token"], "verbs": ["*"]}],
+     "also grants * serviceaccounts, * serviceaccounts/token"),
+    ([{"apiGroups": ["*"], "resources": ["serviceaccounts/token"], "verbs": ["create"]}, BOTH[1]], "create */serviceaccounts/token"),
+], ids=["extra-resource", "wildcard-verbs", "wildcard-group"])
+def test_over_broad_role_fails_though_ztunnel_may_mint(rules, fragment):
+    c = healthy()
+    find(c, "roles", ROLE, CHAT.namespace)["rules"] = rules
+    assert run(rbac.ztunnel_may_mint_identities, c, ZT, CHAT) == []
+    findings = run(rbac.workload_identity_pattern_present, c, ZT, CHAT)
+    assert [f.object for f in findings] == [f"Role {CHAT.namespace}/{ROLE}"]
+    assert fragment in findings[0].actual
+
+
+def test_the_runbook_rules_split_differently_are_still_the_pattern():
+    c = healthy()
+    find(c, "roles", ROLE, CHAT.namespace)["rules"] = [
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}]
+    assert run(rbac.workload_identity_pattern_present, c, ZT, CHAT) == []
+
+
+def test_binding_with_another_subject_fails():
+    c = healthy()
+    find(c, "rolebindings", ROLE, CHAT.namespace)["subjects"].append({"kind": "Group", "name": "system:authenticated"})
+    findings = run(rbac.workload_identity_pattern_present, c, ZT, CHAT)
+    assert [f.object for f in findings] == [f"RoleBinding {CHAT.namespace}/{ROLE}"]
+    assert findings[0].actual == "also binds Group system:authenticated"
+
+
+# -- no grant outside the ambient tenants ----------------------------------------------------------
+def test_healthy_grants_are_all_in_tenants():
+    assert run(rbac.no_identity_grant_outside_tenants, healthy(), PROFILE) == []
+
+
+def test_cluster_wide_grant_fails_once_naming_the_binding():
+    c = healthy()
+    _bind(c, "ClusterRoleBinding", "ztunnel-workload-identity", "ClusterRole", "ztunnel-workload-identity", ZT_SA, rules=BOTH)
+    findings = run(rbac.no_identity_grant_outside_tenants, c, PROFILE)
+    assert [f.object for f in findings] == ["ClusterRoleBinding ztunnel-workload-identity"]
+    assert "in every namespace (cluster-wide) via ClusterRole ztunnel-workload-identity" in findings[0].actual
+    assert "namespace-scoped — not cluster-wide" in findings[0].fix
+
+
+def test_grant_in_the_excluded_tenant_fails_with_its_reason():
+    c = healthy()
+    _bind(c, "RoleBinding", ROLE, "Role", ROLE, ZT_SA, "bank-payment", BOTH)
+    findings = run(rbac.no_identity_grant_outside_tenants, c, PROFILE)
+    assert [f.object for f in findings] == [f"RoleBinding bank-payment/{ROLE}"]
+    assert "an excluded tenant (rolled back" in findings[0].actual
+
+
+def test_a_tenant_rolebinding_to_a_clusterrole_is_namespace_scoped():
+    c = healthy()
+    _bind(c, "RoleBinding", "zt", "ClusterRole", "zt-identity", ZT_SA, CHAT.namespace, BOTH)
+    assert run(rbac.no_identity_grant_outside_tenants, c, PROFILE) == []
+    # The same ClusterRole bound in a namespace the profile does not know is a grant outside.
+    _bind(c, "RoleBinding", "zt", "ClusterRole", "zt-identity", ZT_SA, "default")
+    assert [f.object for f in run(rbac.no_identity_grant_outside_tenants, c, PROFILE)] == ["RoleBinding default/zt"]
+
+
+def test_unrelated_cluster_grants_to_ztunnel_are_not_identity_grants():
+    c = healthy()
+    _bind(c, "ClusterRoleBinding", "ztunnel-scc", "ClusterRole", "use-privileged-scc", ZT_SA,
+          rules=[{"apiGroups": ["security.openshift.io"], "resources": ["securitycontextconstraints"], "verbs": ["use"]}])
+    assert run(rbac.no_identity_grant_outside_tenants, c, PROFILE) == []

@@ -3,10 +3,10 @@
 import dataclasses
 
 import pytest
-from objects import broken, PROFILE, TENANTS, find, healthy, network_policy, obj, pod, remove, run, text
+from objects import broken, PROFILE, TENANTS, cond, find, healthy, network_policy, obj, pod, remove, run, text
 
 from ossm_conformance.checks import tenants
-from ossm_conformance.profile import Tenant
+from ossm_conformance.profile import OptOut, Tenant
 
 CHAT = PROFILE.tenant("bank-employees-jboss-chat")
 PAYMENT = PROFILE.tenant("bank-payment")
@@ -69,7 +69,7 @@ def _add_pa(c, name, spec, ns=CHAT.namespace):
 @pytest.mark.parametrize("mutate, fragment", [
     (lambda c: remove(c, "peerauthentications", "default", CHAT.namespace), "namespace-level PeerAuthentications: none"),
     (lambda c: _pa(c)["spec"]["mtls"].update(mode="PERMISSIVE"), "mtls.mode PERMISSIVE"),
-    (lambda c: _pa(c)["spec"].pop("mtls"), "default mode UNSET"),
+    (lambda c: _pa(c)["spec"].pop("mtls"), "mtls.mode UNSET -> PERMISSIVE inherited from no mesh-wide policy"),
     (lambda c: _add_pa(c, "legacy", {"selector": {"matchLabels": {"app": "bff"}}, "mtls": {"mode": "DISABLE"}}),
      "mtls.mode DISABLE for pods {'app': 'bff'}"),
     (lambda c: _add_pa(c, "metrics", {"selector": {"matchLabels": {"app": "bff"}}, "mtls": {"mode": "STRICT"},
@@ -110,10 +110,9 @@ def _set_ports(c, ports):
     lambda c: _set_ports(c, [{"protocol": "TCP", "port": 8080}]),
     lambda c: _set_ports(c, [{"protocol": "UDP", "port": 15008}]),
     lambda c: _set_ports(c, [{"port": 15000, "endPort": 15007}]),
-    lambda c: _allow(c)["spec"]["ingress"][0].update({"from": [{"podSelector": {"matchLabels": {"app": "bff"}}}]}),
     lambda c: _allow(c)["spec"]["ingress"][0].update({"from": [{"namespaceSelector": {"matchLabels": {"team": "other"}}}]}),
     lambda c: remove(c, "networkpolicies", "allow-mesh-intra-namespace", CHAT.namespace),
-], ids=["app-port-only", "udp", "range-below", "only-from-bff", "other-namespaces", "deny-only"])
+], ids=["app-port-only", "udp", "range-below", "other-namespaces", "deny-only"])
 def test_hbone_denied_fails(mutate):
     findings = broken(mutate, tenants.network_policies_admit_hbone, CHAT)
     assert findings and "ingress TCP 15008 (HBONE) admitted from" in text(findings)
@@ -128,7 +127,9 @@ def test_hbone_denied_fails(mutate):
         "matchLabels": {"kubernetes.io/metadata.name": CHAT.namespace}}}]}),
     lambda c: _allow(c)["spec"]["ingress"][0].update({"from": [{"ipBlock": {"cidr": "10.128.0.0/16"}}]}),
     lambda c: c["networkpolicies"].clear(),
-], ids=["range", "all-ports", "own-namespace-by-name", "pod-cidr", "no-policies"])
+    # bff is the pilot's only client: admitting HBONE from it alone admits every profiled edge.
+    lambda c: _allow(c)["spec"]["ingress"][0].update({"from": [{"podSelector": {"matchLabels": {"app": "bff"}}}]}),
+], ids=["range", "all-ports", "own-namespace-by-name", "pod-cidr", "no-policies", "only-from-the-edges-client"])
 def test_hbone_admitted_passes(mutate):
     assert broken(mutate, tenants.network_policies_admit_hbone, CHAT) == []
 
@@ -158,7 +159,7 @@ def test_pod_without_redirection_fails_and_settles_while_namespace_is_labelled()
 def test_pod_with_sidecar_fails():
     c = healthy()
     _bff(c)["spec"]["containers"].append({"name": "istio-proxy"})
-    assert "no istio-proxy sidecar container" in text(run(tenants.pods_enrolled, c, CHAT))
+    assert "istio-proxy in spec.containers" in text(run(tenants.pods_enrolled, c, CHAT))
 
 
 def test_pods_failing_probes_tell_the_bank_payment_story():
@@ -205,3 +206,177 @@ def test_unknown_ambient_namespace_is_reported_unless_ignored():
     assert [f.object for f in findings] == ["Namespace shadow-it"]
     ignoring = dataclasses.replace(PROFILE, ignored_namespaces=("shadow-it",))
     assert run(tenants.no_unknown_ambient_namespaces, c, ignoring) == []
+
+
+# -- NetworkPolicies per profiled edge ---------------------------------------------------------
+HBONE_AND_APP = [{"protocol": "TCP", "port": 15008}, {"protocol": "TCP", "port": 8080}]
+
+
+def _micro_segment(c, destinations=("chat-backend", "eap-domain-group-a", "eap-domain-group-b")):
+    """The pilot micro-segmented: deny all, then admit bff -> each destination (ingress there,
+    egress at bff), and DNS."""
+    ns = CHAT.namespace
+    c["networkpolicies"] = [p for p in c["networkpolicies"] if p["metadata"]["namespace"] != ns]
+    c["networkpolicies"].append(network_policy("default-deny", ns, types=["Ingress", "Egress"], ingress=[], egress=[]))
+    c["networkpolicies"].append(network_policy("allow-dns", ns, types=["Egress"], egress=[{"ports": [{"protocol": "UDP", "port": 5353}]}]))
+    bff = {"podSelector": {"matchLabels": {"app": "bff"}}}
+    for d in destinations:
+        c["networkpolicies"].append(network_policy(f"{d}-from-bff", ns, {"matchLabels": {"app": d}}, types=["Ingress"],
+                                                    ingress=[{"from": [bff], "ports": HBONE_AND_APP}]))
+    c["networkpolicies"].append(network_policy("bff-egress", ns, {"matchLabels": {"app": "bff"}}, types=["Egress"], egress=[
+        {"to": [{"podSelector": {"matchLabels": {"app": d}}} for d in destinations], "ports": HBONE_AND_APP}]))
+
+
+def test_micro_segmented_tenant_admitting_its_edges_passes():
+    c = healthy()
+    _micro_segment(c)
+    assert run(tenants.network_policies_admit_hbone, c, CHAT) == []
+    # The same policies under the all-pairs rule (no edges profiled) deny chat-backend <-> eap-*.
+    assert run(tenants.network_policies_admit_hbone, c, dataclasses.replace(CHAT, edges=()))
+
+
+def test_dropping_hbone_for_one_edge_names_that_edge():
+    c = healthy()
+    _micro_segment(c)
+    find(c, "networkpolicies", "eap-domain-group-a-from-bff", CHAT.namespace)["spec"]["ingress"][0]["ports"] = \
+        [{"protocol": "TCP", "port": 8080}]
+    findings = run(tenants.network_policies_admit_hbone, c, CHAT)
+    assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/eap-domain-group-a-0"]
+    assert "ingress TCP 15008 (HBONE) admitted from the pods of edge bank-employees-jboss-chat:bff->eap-domain-group-a" \
+        in findings[0].expected
+    assert "denied from bff-0 by NetworkPolicies default-deny, eap-domain-group-a-from-bff" in findings[0].actual
+
+
+def test_egress_of_the_edges_client_is_judged_too():
+    c = healthy()
+    _micro_segment(c)
+    find(c, "networkpolicies", "bff-egress", CHAT.namespace)["spec"]["egress"][0]["to"].pop()  # eap-domain-group-b
+    findings = run(tenants.network_policies_admit_hbone, c, CHAT)
+    assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/bff-0"]
+    assert "egress TCP 15008 (HBONE) admitted to the pods of edge bank-employees-jboss-chat:bff->eap-domain-group-b" \
+        in findings[0].expected
+
+
+def test_traffic_to_and_from_the_waypoint_must_be_admitted():
+    c = healthy()
+    x = PROFILE.tenant("apps-team-x")
+    c["networkpolicies"].append(network_policy("web-only-from-web", x.namespace, {"matchLabels": {"app": "web"}},
+                                               types=["Ingress"], ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}]))
+    findings = run(tenants.network_policies_admit_hbone, c, x)
+    assert [f.object for f in findings] == ["Pod apps-team-x/web-0"]
+    assert "admitted from the waypoint waypoint" in findings[0].expected and "waypoint-0" in findings[0].actual
+
+
+# -- PeerAuthentication precedence (ComposePeerAuthentication) -----------------------------------
+def _aged(c, name_, stamp, ns=CHAT.namespace):
+    find(c, "peerauthentications", name_, ns)["metadata"]["creationTimestamp"] = stamp
+
+
+def test_the_oldest_namespace_wide_policy_decides():
+    c = healthy()
+    _add_pa(c, "legacy", {"mtls": {"mode": "PERMISSIVE"}})
+    _aged(c, "default", "2026-05-12T10:00:00Z")
+    _aged(c, "legacy", "2026-01-02T08:00:00Z")
+    findings = run(tenants.peer_authentication_strict, c, CHAT, "istio-system")
+    assert [f.object for f in findings] == ["PeerAuthentication bank-employees-jboss-chat/legacy"]
+    assert "the oldest of the namespace-wide policies (default, legacy)" in findings[0].actual
+    _aged(c, "legacy", "2026-06-01T08:00:00Z")  # newer than default: Istio ignores it
+    assert run(tenants.peer_authentication_strict, c, CHAT, "istio-system") == []
+
+
+@pytest.mark.parametrize("mesh_mode, conformant", [("STRICT", True), ("PERMISSIVE", False), (None, False)])
+def test_unset_namespace_policy_inherits_the_mesh_wide_mode(mesh_mode, conformant):
+    c = healthy()
+    _pa(c)["spec"].pop("mtls")
+    if mesh_mode:
+        _add_pa(c, "default", {"mtls": {"mode": mesh_mode}}, ns="istio-system")
+    findings = run(tenants.peer_authentication_strict, c, CHAT, "istio-system")
+    assert (findings == []) is conformant
+    if not conformant:
+        assert f"mtls.mode UNSET -> PERMISSIVE inherited from" in findings[0].actual
+
+
+# -- pods, per pod as istio-cni and a person judge them -----------------------------------------
+DEMO = PROFILE.tenant("ossm3-demo")
+
+
+def test_everyday_pods_are_not_judged():
+    """The fixture's completed Job pod, Evicted pod and istio-class gateway pod (labelled none)."""
+    c = healthy()
+    assert run(tenants.pods_enrolled, c, DEMO) == []
+    find(c, "pods", "demo-client-0", DEMO.namespace)["metadata"]["deletionTimestamp"] = "2026-05-12T10:00:00Z"
+    find(c, "pods", "demo-client-0", DEMO.namespace)["status"]["conditions"] = []
+    assert run(tenants.pods_enrolled, c, DEMO) == []
+
+
+def test_opted_out_pod_fails_unless_the_profile_allows_it():
+    c = healthy()
+    client = find(c, "pods", "demo-client-0", DEMO.namespace)
+    client["metadata"]["labels"]["istio.io/dataplane-mode"] = "none"
+    client["metadata"]["annotations"] = {}
+    client["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "demo-client-5d8f7c9b6d", "controller": True}]
+    client["metadata"]["labels"]["pod-template-hash"] = "5d8f7c9b6d"
+    findings = run(tenants.pods_enrolled, c, DEMO)
+    assert [f.object for f in findings] == ["Pod ossm3-demo/demo-client-0"]
+    assert "istio.io/dataplane-mode=none" in findings[0].actual and "opt_outs" in findings[0].fix
+    allowed = dataclasses.replace(DEMO, opt_outs=(OptOut("demo-client", "talks only to the legacy mainframe"),))
+    assert run(tenants.pods_enrolled, c, allowed) == []
+
+
+def test_pod_bypassing_inbound_capture_fails():
+    c = healthy()
+    _bff(c)["metadata"]["annotations"]["ambient.istio.io/bypass-inbound-capture"] = "true"
+    findings = run(tenants.pods_enrolled, c, CHAT)
+    assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/bff-0"]
+    assert "STRICT is not enforced" in findings[0].fix
+
+
+def test_native_sidecar_is_a_sidecar():
+    c = healthy()
+    _bff(c)["spec"]["initContainers"] = [{"name": "istio-proxy", "restartPolicy": "Always"}]
+    assert "istio-proxy in spec.initContainers (native sidecar)" in text(run(tenants.pods_enrolled, c, CHAT))
+
+
+def test_pod_stuck_in_container_creating_names_the_cni_event():
+    c = healthy()
+    stuck = pod("chat-backend-1", CHAT.namespace, {"app": "chat-backend"}, ambient=False, ready=False)
+    stuck["status"] = {"phase": "Pending", "conditions": [cond("PodScheduled"), cond("Ready", "False")],
+                       "containerStatuses": [{"name": "chat-backend", "state": {"waiting": {"reason": "ContainerCreating"}}}]}
+    c["pods"].append(stuck)
+    c["events"] += [obj("events", "chat-backend-1.a", CHAT.namespace, involvedObject={"kind": "Pod", "name": "chat-backend-1"},
+                        reason="Scheduled", message="Successfully assigned", lastTimestamp="2026-05-12T10:00:00Z"),
+                    obj("events", "chat-backend-1.b", CHAT.namespace, involvedObject={"kind": "Pod", "name": "chat-backend-1"},
+                        reason="FailedCreatePodSandBox", message="plugin type=\"istio-cni\" failed (add)",
+                        lastTimestamp="2026-05-12T10:01:00Z")]
+    findings = run(tenants.pods_enrolled, c, CHAT)
+    assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/chat-backend-1"]
+    assert findings[0].actual.startswith("Pending (ContainerCreating) on node worker-0; latest event FailedCreatePodSandBox")
+    assert findings[0].settling
+
+
+# -- excluded and unknown: enrolment by the pod's own label ----------------------------------
+def test_excluded_tenant_pod_enrolled_by_its_own_label_fails():
+    c = healthy()
+    c["pods"].append(pod("payment-api-0", "bank-payment", {"app": "payment-api", "istio.io/dataplane-mode": "ambient"}))
+    findings = run(tenants.excluded_tenant_not_enrolled, c, PAYMENT)
+    assert [f.object for f in findings] == ["Pod bank-payment/payment-api-0"]
+    assert "pod label istio.io/dataplane-mode=ambient" in findings[0].actual
+    assert "request impersonation authentication failure" in findings[0].expected
+
+
+def test_excluded_tenant_in_sidecar_mode_fails_too():
+    c = healthy()
+    _labels(c, "bank-payment")["istio-injection"] = "enabled"
+    c["pods"].append(pod("payment-api-0", "bank-payment", {"app": "payment-api"}, ambient=False,
+                         containers=["payment-api", "istio-proxy"]))
+    findings = run(tenants.excluded_tenant_not_enrolled, c, PAYMENT)
+    assert [f.object for f in findings] == ["Namespace bank-payment", "Pod bank-payment/payment-api-0"]
+
+
+def test_pods_enrolled_by_their_own_label_in_an_unprofiled_namespace_fail():
+    c = healthy()
+    c["namespaces"].append(obj("namespaces", "shadow-it"))
+    c["pods"].append(pod("tool-0", "shadow-it", {"app": "tool", "istio.io/dataplane-mode": "ambient"}))
+    findings = run(tenants.no_unknown_ambient_namespaces, c, PROFILE)
+    assert [f.object for f in findings] == ["Namespace shadow-it"]
+    assert "pods enrolled by their own istio.io/dataplane-mode=ambient label: tool-0" in findings[0].actual

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from .. import runbook
 from ..findings import Finding
-from ..profile import Tenant, ZTunnelSpec
-from ._k8s import dig, name, namespace, reads
+from ..profile import Profile, Tenant, ZTunnelSpec
+from ._k8s import dig, listing, name, namespace, reads, ref
 
 WORKLOAD_IDENTITY = "ztunnel-workload-identity"
 
@@ -63,10 +63,10 @@ def _rule_allows(rule: dict, perm: Permission) -> bool:
         and resource_ok and not rule.get("resourceNames")
 
 
-def _granted_rules(view, tenant_namespace: str, sa_namespace: str, sa_name: str) -> list[dict]:
-    """The rules of every Role/ClusterRole bound to the ServiceAccount for this namespace."""
-    rules = []
-    bindings = [(b, tenant_namespace) for b in view.list("rolebindings", tenant_namespace)] \
+def _grants(view, sa_namespace: str, sa_name: str, only_in: str | None = None):
+    """(binding, the namespace it grants in or "" for cluster-wide, rules) for every RoleBinding
+    (in namespace `only_in`, or everywhere) and ClusterRoleBinding naming the ServiceAccount."""
+    bindings = [(b, namespace(b)) for b in view.list("rolebindings", only_in)] \
         + [(b, "") for b in view.list("clusterrolebindings")]
     for binding, binding_ns in bindings:
         if not any(_subject_is(s, binding_ns, sa_namespace, sa_name) for s in binding.get("subjects") or []):
@@ -76,8 +76,12 @@ def _granted_rules(view, tenant_namespace: str, sa_namespace: str, sa_name: str)
             role = view.get("roles", role_ref.get("name", ""), binding_ns)
         else:
             role = view.get("clusterroles", role_ref.get("name", ""))
-        rules.extend((role or {}).get("rules") or [])
-    return rules
+        yield binding, binding_ns, (role or {}).get("rules") or []
+
+
+def _granted_rules(view, tenant_namespace: str, sa_namespace: str, sa_name: str) -> list[dict]:
+    """The rules of every Role/ClusterRole bound to the ServiceAccount for this namespace."""
+    return [r for _, _, rules in _grants(view, sa_namespace, sa_name, tenant_namespace) for r in rules]
 
 
 @reads("roles", "rolebindings", "clusterroles", "clusterrolebindings")
@@ -101,21 +105,93 @@ def ztunnel_may_mint_identities(view, ztunnel: ZTunnelSpec, tenant: Tenant,
                     f"denied for {user}: " + ", ".join(str(p) for p in gaps), runbook.WORKLOAD_IDENTITY_RBAC)]
 
 
+# The runbook's Role, rule for rule, as (apiGroup, resource, verb).
+_PATTERN_RULES = frozenset((p.group, f"{p.resource}/{p.subresource}" if p.subresource else p.resource, p.verb)
+                           for p in WORKLOAD_IDENTITY_PERMISSIONS)
+
+
+def _beyond_pattern(rules: list[dict]) -> list[str]:
+    """What a Role grants beyond the runbook's two rules: other verbs, resources or groups,
+    wildcards, non-resource URLs."""
+    extra = set()
+    for rule in rules:
+        extra.update(f"{verb} {url}" for url in rule.get("nonResourceURLs") or [] for verb in rule.get("verbs") or [])
+        for group in rule.get("apiGroups") or [""]:
+            for resource in rule.get("resources") or []:
+                for verb in rule.get("verbs") or []:
+                    if (group, resource, verb) not in _PATTERN_RULES:
+                        extra.add(f"{verb} {group + '/' if group else ''}{resource}")
+    return sorted(extra)
+
+
 @reads("roles", "rolebindings")
 def workload_identity_pattern_present(view, ztunnel: ZTunnelSpec, tenant: Tenant) -> list[Finding]:
-    """The runbook's namespace-scoped pattern: Role and RoleBinding ztunnel-workload-identity to ztunnel/ztunnel."""
+    """The runbook's namespace-scoped pattern, exactly: Role ztunnel-workload-identity granting
+    create serviceaccounts/token and impersonate serviceaccounts and nothing more, and RoleBinding
+    ztunnel-workload-identity binding it to ServiceAccount ztunnel/ztunnel and nobody else.
+
+    Healthy: the two objects as the runbook ships them. Broken: either missing, a wildcard or any
+    other verb/resource in the Role (ztunnel's identity could then do more than mint certificates),
+    another subject on the binding (someone else could impersonate the tenant's ServiceAccounts).
+    """
     findings, ns = [], tenant.namespace
-    if view.get("roles", WORKLOAD_IDENTITY, ns) is None:
+    zt = f"{ztunnel.namespace}/{ztunnel.service_account}"
+    role = view.get("roles", WORKLOAD_IDENTITY, ns)
+    if role is None:
         findings.append(Finding(f"Role {ns}/{WORKLOAD_IDENTITY}", "exists", "not found", runbook.WORKLOAD_IDENTITY_RBAC))
-    bound = [b for b in view.list("rolebindings", ns)
-             if dig(b, "roleRef.kind") == "Role" and dig(b, "roleRef.name") == WORKLOAD_IDENTITY
-             and any(s.get("kind") == "ServiceAccount" and _subject_is(s, namespace(b), ztunnel.namespace, ztunnel.service_account)
-                     for s in b.get("subjects") or [])]
+    elif extra := _beyond_pattern(role.get("rules") or []):
+        findings.append(Finding(f"Role {ns}/{WORKLOAD_IDENTITY}",
+                                "exactly the runbook's rules: create serviceaccounts/token, impersonate serviceaccounts",
+                                f"also grants {listing(extra)}", runbook.WORKLOAD_IDENTITY_LEAST_PRIVILEGE))
+    of_role = [b for b in view.list("rolebindings", ns)
+               if dig(b, "roleRef.kind") == "Role" and dig(b, "roleRef.name") == WORKLOAD_IDENTITY]
+    bound = [b for b in of_role if any(s.get("kind") == "ServiceAccount"
+                                       and _subject_is(s, namespace(b), ztunnel.namespace, ztunnel.service_account)
+                                       for s in b.get("subjects") or [])]
     if not bound:
         others = [name(b) for b in view.list("rolebindings", ns) if dig(b, "roleRef.name") == WORKLOAD_IDENTITY]
         findings.append(Finding(
             f"RoleBinding {ns}/{WORKLOAD_IDENTITY}",
-            f"a RoleBinding of Role {WORKLOAD_IDENTITY} to ServiceAccount {ztunnel.namespace}/{ztunnel.service_account}",
+            f"a RoleBinding of Role {WORKLOAD_IDENTITY} to ServiceAccount {zt}",
             f"bindings of that Role without that subject: {', '.join(sorted(others))}" if others else "not found",
             runbook.WORKLOAD_IDENTITY_RBAC))
+    for binding in of_role:
+        strangers = [f"{s.get('kind')} {s['namespace'] + '/' if s.get('namespace') else ''}{s.get('name')}"
+                     for s in binding.get("subjects") or []
+                     if not (s.get("kind") == "ServiceAccount"
+                             and _subject_is(s, namespace(binding), ztunnel.namespace, ztunnel.service_account))]
+        if strangers and binding in bound:
+            findings.append(Finding(ref(binding), f"subjects: only ServiceAccount {zt}",
+                                    f"also binds {listing(strangers)}", runbook.WORKLOAD_IDENTITY_LEAST_PRIVILEGE))
     return findings
+
+
+@reads("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+def no_identity_grant_outside_tenants(view, profile: Profile) -> list[Finding]:
+    """ztunnel may mint identities only in the ambient tenants: "This is namespace-scoped — not
+    cluster-wide" (runbook). Healthy: the tenants' RoleBindings only (a tenant RoleBinding to a
+    ClusterRole is namespace-scoped too). Broken: a ClusterRoleBinding granting ztunnel
+    create serviceaccounts/token or impersonate serviceaccounts (one finding, naming it), or a
+    RoleBinding doing so in a namespace that is not an ambient tenant (an excluded one says why).
+    """
+    zt = profile.ztunnel
+    ambient = {t.namespace for t in profile.ambient_tenants}
+    excluded = {t.namespace: t.reason for t in profile.tenants if t.mode == "excluded"}
+    findings = []
+    for binding, binding_ns, rules in _grants(view, zt.namespace, zt.service_account):
+        granted = [str(p) for p in WORKLOAD_IDENTITY_PERMISSIONS if any(_rule_allows(r, p) for r in rules)]
+        if not granted or binding_ns in ambient:
+            continue
+        via = f"{dig(binding, 'roleRef.kind')} {dig(binding, 'roleRef.name')}"
+        if not binding_ns:
+            where = "in every namespace (cluster-wide)"
+        elif binding_ns in excluded:
+            where = f"in {binding_ns}, an excluded tenant ({excluded[binding_ns]})"
+        else:
+            where = f"in {binding_ns}, not an ambient tenant of the profile"
+        findings.append(Finding(
+            f"{'RoleBinding' if binding_ns else 'ClusterRoleBinding'} {binding_ns + '/' if binding_ns else ''}{name(binding)}",
+            f"ServiceAccount {zt.namespace}/{zt.service_account} granted workload-identity permissions only in the "
+            "ambient tenants (namespace-scoped, not cluster-wide)",
+            f"grants {', '.join(granted)} {where} via {via}", runbook.WORKLOAD_IDENTITY_SCOPE))
+    return sorted(findings, key=lambda f: f.object)

@@ -1,4 +1,5 @@
-"""Tenant namespaces: enrolment labels, PeerAuthentication, NetworkPolicies for HBONE, pods."""
+"""Tenant namespaces: enrolment (per pod, as istio-cni decides it), PeerAuthentication (as istiod
+resolves it), NetworkPolicies for HBONE (per profiled edge), pods."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from .. import runbook
 from ..findings import Finding
 from ..profile import Profile, Tenant
 from . import _mesh
-from ._k8s import annotations, dig, labels, listing, name, namespace_labels, pod_ready, reads, ref
-from ._netpol import admits, pod_peer, policy_names, selecting
+from ._k8s import annotations, dig, labels, listing, meta, name, namespace, namespace_labels, pod_ready, reads, ref
+from ._netpol import Peer, admits, pod_peer, policy_names, selecting
 
 HBONE_PORT = 15008
 _WEAK_MODES = ("PERMISSIVE", "DISABLE")
@@ -36,6 +37,7 @@ def namespace_enrolled(view, tenant: Tenant) -> list[Finding]:
     return findings
 
 
+# -- PeerAuthentication -----------------------------------------------------------------------
 def _namespace_wide(pa: dict) -> bool:
     return not dig(pa, "spec.selector.matchLabels")
 
@@ -44,23 +46,52 @@ def _mode(pa: dict) -> str:
     return dig(pa, "spec.mtls.mode") or "UNSET"
 
 
+def _applied(pas: list[dict]) -> dict | None:
+    """The namespace-wide policy istiod applies among several: the oldest by creationTimestamp
+    (istio/istio pilot/pkg/security/authn/policy_applier.go, ComposePeerAuthentication: "When
+    there are more than one policy in the same scope ..., the oldest one win"). Equal timestamps
+    (one-second resolution): the first by name, the order istiod's config store lists them in."""
+    wide = [pa for pa in pas if _namespace_wide(pa)]
+    return min(wide, key=lambda pa: (meta(pa).get("creationTimestamp") or "", name(pa))) if wide else None
+
+
+def _effective_mode(pa: dict | None, parent_mode: str) -> str:
+    """UNSET inherits the parent's mode (ComposePeerAuthentication: "UNSET will be replaced with the
+    setting from the parent"); with no policy at all the mesh default is PERMISSIVE."""
+    mode = _mode(pa) if pa is not None else "UNSET"
+    return parent_mode if mode == "UNSET" else mode
+
+
 @reads("peerauthentications")
 def peer_authentication_strict(view, tenant: Tenant, root_namespace: str) -> list[Finding]:
-    """A namespace-level STRICT PeerAuthentication and no PERMISSIVE/DISABLE override below it."""
+    """The namespace-level PeerAuthentication Istio applies resolves to STRICT; no PERMISSIVE/DISABLE
+    override below it.
+
+    Healthy: PeerAuthentication `default` (no selector) mode STRICT; a PERMISSIVE mesh-wide policy in
+    the root namespace changes nothing (the namespace scope wins). Broken: no namespace-level policy
+    (the runbook pins one: "what an auditor will look for"); the oldest namespace-wide policy is
+    PERMISSIVE/DISABLE, or UNSET under a non-STRICT mesh-wide mode; a workload- or port-level
+    PERMISSIVE/DISABLE override.
+    """
     fix, findings = runbook.PEER_AUTHENTICATION, []
     pas = sorted(view.list("peerauthentications", tenant.namespace), key=name)
-    namespace_level = [pa for pa in pas if _namespace_wide(pa)]
-    if not any(_mode(pa) == "STRICT" for pa in namespace_level):
-        seen = listing(f"{name(pa)} mode {_mode(pa)}" for pa in namespace_level) if namespace_level else "none"
-        weak_mesh = [f"{ref(pa)} mode {_mode(pa)}" for pa in view.list("peerauthentications", root_namespace)
-                     if _namespace_wide(pa) and _mode(pa) in _WEAK_MODES]
+    mesh_pa = _applied(view.list("peerauthentications", root_namespace))
+    mesh_mode = _effective_mode(mesh_pa, "PERMISSIVE")
+    mesh_text = f"mesh-wide {ref(mesh_pa)} mode {_mode(mesh_pa)}" if mesh_pa else "no mesh-wide policy (PERMISSIVE)"
+    applied = _applied(pas)
+    if applied is None:
+        weak_mesh = f"; {mesh_text} applies instead" if mesh_pa is not None and mesh_mode in _WEAK_MODES else ""
         findings.append(Finding(
             f"Namespace {tenant.namespace}", "a namespace-level PeerAuthentication (no selector) with mtls.mode STRICT",
-            f"namespace-level PeerAuthentications: {seen}"
-            + (f"; mesh-wide {listing(weak_mesh)} applies instead" if weak_mesh else ""), fix))
-    for pa in namespace_level:
-        if _mode(pa) in _WEAK_MODES:
-            findings.append(Finding(ref(pa), "mtls.mode STRICT", f"mtls.mode {_mode(pa)}", fix))
+            f"namespace-level PeerAuthentications: none{weak_mesh}", fix))
+    elif (effective := _effective_mode(applied, mesh_mode)) != "STRICT":
+        others = [name(pa) for pa in pas if _namespace_wide(pa) and pa is not applied]
+        why = f"the oldest of the namespace-wide policies ({listing([name(applied), *others])}), so Istio applies it; " \
+            if others else ""
+        inherited = f" inherited from {mesh_text}" if _mode(applied) == "UNSET" else ""
+        findings.append(Finding(ref(applied), "mtls.mode STRICT (effective)",
+                                f"{why}mtls.mode {_mode(applied)}" + (f" -> {effective}{inherited}" if inherited else ""),
+                                fix))
     for pa in pas:
         if not _namespace_wide(pa) and _mode(pa) in _WEAK_MODES:
             selector = dig(pa, "spec.selector.matchLabels", {})
@@ -74,64 +105,175 @@ def peer_authentication_strict(view, tenant: Tenant, root_namespace: str) -> lis
     return findings
 
 
-@reads("pods", "networkpolicies", "namespaces")
+# -- NetworkPolicies: HBONE -------------------------------------------------------------------
+def _hbone_pairs(view, tenant: Tenant) -> list[tuple[str, Peer, Peer]]:
+    """(why, client, server) for each connection on 15008 the tenant's real traffic needs: each
+    profiled edge's pods (all workload pairs when the profile names no edge), and the workloads to
+    and from the tenant's waypoint."""
+    ns = tenant.namespace
+    workloads = [pod_peer(p) for p in sorted(_mesh.workload_pods(view, ns), key=name)]
+    pairs = []
+    if tenant.edges:
+        for edge in tenant.edges:
+            dest_ns = edge.destination_namespace or ns
+            service, source = view.get("services", edge.destination, dest_ns), view.get("deployments", edge.source, ns)
+            servers = _mesh.selected_pods(view, dest_ns, {"matchLabels": dig(service or {}, "spec.selector") or {}})
+            clients = _mesh.selected_pods(view, ns, dig(source or {}, "spec.selector"))
+            why = f"the pods of edge {edge.id(ns)}"
+            pairs += [(why, pod_peer(c), pod_peer(s)) for c in clients for s in servers]
+    else:
+        pairs += [("the namespace's workload pods", c, s) for c in workloads for s in workloads if c is not s]
+    if tenant.waypoint:
+        why = f"the waypoint {tenant.waypoint} and the namespace's workload pods"
+        for waypoint in map(pod_peer, _mesh.gateway_pods(view, ns, tenant.waypoint)):
+            pairs += [(why, w, waypoint) for w in workloads] + [(why, waypoint, w) for w in workloads]
+    return pairs
+
+
+@reads("pods", "networkpolicies", "namespaces", "services", "deployments")
 def network_policies_admit_hbone(view, tenant: Tenant) -> list[Finding]:
-    """Every workload pod admits HBONE (TCP 15008) from, and may send it to, the namespace's other
-    workload pods. A namespace without NetworkPolicies admits everything."""
-    policies = view.list("networkpolicies", tenant.namespace)
-    if not policies:
-        return []
-    peers = [pod_peer(p) for p in sorted(_mesh.workload_pods(view, tenant.namespace), key=name)]
-    ns_labels = {tenant.namespace: namespace_labels(view.get("namespaces", tenant.namespace))}
+    """NetworkPolicies admit HBONE (TCP 15008) for the tenant's real traffic: ingress at each
+    destination pod from its clients, egress at each client to its destinations.
+
+    ztunnel's HBONE runs in the pods' network namespaces (in-pod redirection), so the pods'
+    NetworkPolicies apply to it. Healthy: no policies (all admitted), or policies admitting 15008
+    for every profiled edge and to/from the waypoint, however micro-segmented the rest. Broken: one
+    edge (or, for a tenant without profiled edges, one pair of workload pods) denied on 15008.
+    """
+    pairs = _hbone_pairs(view, tenant)
+    namespaces = {p.namespace for _, c, s in pairs for p in (c, s)}
+    policies = {n: view.list("networkpolicies", n) for n in namespaces}
+    ns_labels = {n: namespace_labels(view.get("namespaces", n)) for n in namespaces}
+    denied: dict[tuple[str, str, str, str], list[str]] = {}
+    isolating: dict[tuple[str, str, str], list[dict]] = {}
+    for why, client, server in pairs:
+        # Ingress: client -> server:15008 at the server. Egress: the same connection at the client.
+        for direction, subject, other in (("Ingress", server, client), ("Egress", client, server)):
+            key = (subject.namespace, subject.title, direction)
+            if key not in isolating:
+                isolating[key] = selecting(policies[subject.namespace], subject, direction)
+            if not admits(isolating[key], direction, subject, other, HBONE_PORT, ns_labels):
+                denied.setdefault((*key, why), []).append(other.title)
     findings = []
-    for dst in peers:
-        # Ingress: others -> dst:15008. Egress: dst -> others:15008.
-        for direction, towards in (("Ingress", "from"), ("Egress", "to")):
-            isolating = selecting(policies, dst, direction)
-            denied = [other.title for other in peers
-                      if other is not dst and not admits(isolating, direction, dst, other, HBONE_PORT, ns_labels)]
-            if denied:
-                findings.append(Finding(
-                    f"Pod {tenant.namespace}/{dst.title}",
-                    f"{direction.lower()} TCP {HBONE_PORT} (HBONE) admitted {towards} the namespace's workload pods",
-                    f"denied {towards} {listing(denied)} by NetworkPolicies "
-                    f"{listing(policy_names(isolating))}", runbook.HBONE_NETWORK_POLICY))
+    for (ns, title, direction, why), others in sorted(denied.items()):
+        towards = "from" if direction == "Ingress" else "to"
+        findings.append(Finding(
+            f"Pod {ns}/{title}", f"{direction.lower()} TCP {HBONE_PORT} (HBONE) admitted {towards} {why}",
+            f"denied {towards} {listing(set(others))} by NetworkPolicies "
+            f"{listing(policy_names(isolating[(ns, title, direction)]))}", runbook.HBONE_NETWORK_POLICY))
     return findings
 
 
-@reads("pods", "namespaces")
+# -- pods -------------------------------------------------------------------------------------
+def _waiting_reasons(pod: dict) -> list[str]:
+    statuses = (dig(pod, "status.initContainerStatuses", []) or []) + (dig(pod, "status.containerStatuses", []) or [])
+    return sorted({dig(s, "state.waiting.reason") for s in statuses if dig(s, "state.waiting.reason")})
+
+
+def _latest_event(view, pod: dict) -> str:
+    """The newest Warning event the kubelet (or scheduler) recorded for the pod, as `oc describe` shows it."""
+    mine = [e for e in view.list("events", namespace(pod))
+            if dig(e, "involvedObject.kind") == "Pod" and dig(e, "involvedObject.name") == name(pod)]
+    if not mine:
+        return "no events"
+    newest = max(mine, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or meta(e).get("creationTimestamp") or "")
+    return f"latest event {newest.get('reason')}: {newest.get('message')}"
+
+
+def _not_started(view, pod: dict) -> Finding:
+    """A pod still Pending: ContainerCreating while the CNI chain (istio-cni among it) sets up the
+    sandbox, Unschedulable, image pulls. Settling: a rollout's new pod may still start."""
+    reasons = _waiting_reasons(pod)
+    unscheduled = [c.get("reason") for c in dig(pod, "status.conditions", []) or []
+                   if c.get("type") == "PodScheduled" and c.get("status") == "False"]
+    state = ", ".join(reasons or unscheduled) or "not started"
+    return Finding(ref(pod), "Running and Ready",
+                   f"Pending ({state}) on node {dig(pod, 'spec.nodeName') or '(none)'}; {_latest_event(view, pod)}",
+                   runbook.POD_NOT_STARTED, settling=True)
+
+
+@reads("pods", "namespaces", "events")
 def pods_enrolled(view, tenant: Tenant) -> list[Finding]:
-    """Each workload pod is redirected by istio-cni, has no sidecar, and is Ready."""
+    """Each workload pod of an ambient tenant is enrolled and redirected by istio-cni, captures its
+    inbound traffic, carries no sidecar, and is Ready.
+
+    Judged as a person would: Succeeded/Failed pods (a completed Job, an Evicted pod) and pods being
+    deleted are not; a pod stuck Pending (ContainerCreating) is, with its latest event. Gateway and
+    waypoint pods (labelled none by istiod) are not workload pods. Healthy: every workload pod
+    annotated ambient.istio.io/redirection=enabled and Ready; a pod labelled none only when the
+    profile lists its workload under opt_outs. Broken: an unlisted opt-out, a sidecar (in
+    containers, or a native sidecar in initContainers), bypass-inbound-capture (inbound plaintext
+    is then not intercepted, so STRICT is not enforced for it), no redirection, not Ready.
+    """
     ns = view.get("namespaces", tenant.namespace)
     if ns is None:
         return [_namespace_missing(tenant)]
+    allowed = {o.workload for o in tenant.opt_outs}
     findings = []
-    for pod in sorted(_mesh.workload_pods(view, tenant.namespace), key=name):
+    for pod in sorted(_mesh.judged_pods(view, tenant.namespace), key=name):
         obj = ref(pod)
-        if not _mesh.redirected(pod):
+        if dig(pod, "status.phase") == "Pending":
+            findings.append(_not_started(view, pod))
+            continue
+        if where := _mesh.sidecars(pod):
+            findings.append(Finding(obj, f"no {_mesh.SIDECAR_CONTAINER} sidecar (ambient: ztunnel, not a sidecar)",
+                                    f"{_mesh.SIDECAR_CONTAINER} in {' and '.join(f'spec.{w}' for w in where)}"
+                                    + (" (native sidecar)" if "initContainers" in where else ""), runbook.MIXED_MODE))
+        elif _mesh.pod_mode(pod) == "none":
+            if _mesh.workload_of(pod) not in allowed:
+                findings.append(Finding(obj, f"enrolled (no pod label {_mesh.DATAPLANE_MODE}=none, or workload "
+                                             f"{_mesh.workload_of(pod)} listed under the tenant's opt_outs with a reason)",
+                                        f"pod label {_mesh.DATAPLANE_MODE}=none: istio-cni leaves it out, its traffic "
+                                        "is plaintext", runbook.POD_OPTED_OUT))
+        elif not _mesh.redirected(pod):
             # While the namespace is labelled the CNI agent annotates live pods on its own.
             findings.append(Finding(obj, f"annotation {_mesh.REDIRECTION}=enabled",
                                     f"{_mesh.REDIRECTION}={annotations(pod).get(_mesh.REDIRECTION)}"
                                     f" on node {dig(pod, 'spec.nodeName')}", runbook.PLAINTEXT,
-                                    settling=_mesh.is_ambient(ns)))
-        containers = [c.get("name") for c in dig(pod, "spec.containers", []) or []]
-        if _mesh.SIDECAR_CONTAINER in containers:
-            findings.append(Finding(obj, f"no {_mesh.SIDECAR_CONTAINER} sidecar container",
-                                    f"containers: {', '.join(containers)}", runbook.MIXED_MODE))
+                                    settling=_mesh.enrolled_by_cni(pod, ns)))
+        if _mesh.bypasses_inbound_capture(pod):
+            findings.append(Finding(obj, f"no annotation {_mesh.BYPASS_INBOUND}=true (inbound captured, STRICT enforced)",
+                                    f"{_mesh.BYPASS_INBOUND}={annotations(pod)[_mesh.BYPASS_INBOUND]}: inbound "
+                                    "plaintext reaches the pod unchecked", runbook.BYPASS_INBOUND_CAPTURE))
         if not pod_ready(pod):
             restarts = sum(s.get("restartCount", 0) for s in dig(pod, "status.containerStatuses", []) or [])
-            findings.append(Finding(obj, "Ready", f"not Ready ({restarts} restarts)", runbook.POD_NOT_READY,
+            waiting = _waiting_reasons(pod)
+            findings.append(Finding(obj, "Ready", f"not Ready ({restarts} restarts"
+                                    + (f", {', '.join(waiting)}" if waiting else "") + ")", runbook.POD_NOT_READY,
                                     settling=True))
     return findings
 
 
-@reads("namespaces")
+# -- excluded, sidecar, unknown ---------------------------------------------------------------
+@reads("namespaces", "pods")
 def excluded_tenant_not_enrolled(view, tenant: Tenant) -> list[Finding]:
+    """An excluded tenant is out of the mesh in every mode: no ambient label on the namespace, no
+    pod enrolled by its own ambient label (istio-cni enrols it whatever the namespace says), no
+    sidecar-injection label and no injected pod."""
     ns = view.get("namespaces", tenant.namespace)
-    if not _mesh.is_ambient(ns):
+    if ns is None:
         return []
-    return [Finding(f"Namespace {tenant.namespace}", f"no {_mesh.DATAPLANE_MODE}=ambient label "
-                    f"(excluded: {tenant.reason})", f"{_mesh.DATAPLANE_MODE}=ambient", runbook.EXCLUDED_TENANT)]
+    obj, excluded = f"Namespace {tenant.namespace}", f"excluded: {tenant.reason}"
+    findings = []
+    if _mesh.is_ambient(ns):
+        findings.append(Finding(obj, f"no {_mesh.DATAPLANE_MODE}=ambient label ({excluded})",
+                                f"{_mesh.DATAPLANE_MODE}=ambient", runbook.EXCLUDED_TENANT))
+    if sidecar := _mesh.sidecar_labels(ns):
+        findings.append(Finding(obj, f"no {_mesh.INJECTION} or {_mesh.REVISION} label ({excluded})",
+                                ", ".join(f"{k}={v}" for k, v in sorted(sidecar.items())), runbook.EXCLUDED_TENANT_SIDECAR))
+    for pod in sorted(view.list("pods", tenant.namespace), key=name):
+        if _mesh.finished(pod):
+            continue
+        if _mesh.has_sidecar(pod):
+            findings.append(Finding(ref(pod), f"no sidecar ({excluded})",
+                                    f"{_mesh.SIDECAR_CONTAINER} injected ({', '.join(_mesh.sidecars(pod)) or _mesh.SIDECAR_STATUS})",
+                                    runbook.EXCLUDED_TENANT_SIDECAR))
+        elif _mesh.pod_mode(pod) == "ambient" and _mesh.enrolled_by_cni(pod, ns):
+            findings.append(Finding(ref(pod), f"not enrolled ({excluded})",
+                                    f"pod label {_mesh.DATAPLANE_MODE}=ambient (istio-cni enrols the pod itself), "
+                                    f"{_mesh.REDIRECTION}={annotations(pod).get(_mesh.REDIRECTION)}",
+                                    runbook.EXCLUDED_TENANT_POD))
+    return findings
 
 
 @reads("namespaces")
@@ -149,11 +291,24 @@ def sidecar_tenant_injected(view, tenant: Tenant) -> list[Finding]:
     return findings
 
 
-@reads("namespaces")
+@reads("namespaces", "pods")
 def no_unknown_ambient_namespaces(view, profile: Profile) -> list[Finding]:
-    """An ambient namespace nobody profiled has no promise of RBAC, PeerAuthentication or policies."""
+    """An ambient namespace nobody profiled has no promise of RBAC, PeerAuthentication or policies;
+    nor has a namespace where pods enrol themselves with their own ambient label."""
     known = {t.namespace for t in profile.tenants} | set(profile.ignored_namespaces)
-    return [Finding(f"Namespace {name(ns)}", "every ambient namespace is a profiled tenant or ignored",
-                    f"{_mesh.DATAPLANE_MODE}=ambient, not in profile {profile.source or profile.cluster}",
-                    runbook.UNKNOWN_AMBIENT_NAMESPACE)
-            for ns in sorted(view.list("namespaces"), key=name) if _mesh.is_ambient(ns) and name(ns) not in known]
+    where = f"not in profile {profile.source or profile.cluster}"
+    namespaces = {name(ns): ns for ns in view.list("namespaces")}
+    findings = [Finding(f"Namespace {n}", "every ambient namespace is a profiled tenant or ignored",
+                        f"{_mesh.DATAPLANE_MODE}=ambient, {where}", runbook.UNKNOWN_AMBIENT_NAMESPACE)
+                for n, ns in sorted(namespaces.items()) if _mesh.is_ambient(ns) and n not in known]
+    self_enrolled: dict[str, list[str]] = {}
+    for pod in view.list("pods"):
+        ns_name = namespace(pod)
+        if ns_name in known or _mesh.is_ambient(namespaces.get(ns_name)) or _mesh.finished(pod):
+            continue
+        if _mesh.pod_mode(pod) == "ambient" and _mesh.enrolled_by_cni(pod, namespaces.get(ns_name)):
+            self_enrolled.setdefault(ns_name, []).append(name(pod))
+    findings += [Finding(f"Namespace {n}", "every namespace with enrolled pods is a profiled tenant or ignored",
+                         f"pods enrolled by their own {_mesh.DATAPLANE_MODE}=ambient label: {listing(pods)}, {where}",
+                         runbook.UNKNOWN_AMBIENT_NAMESPACE) for n, pods in sorted(self_enrolled.items())]
+    return findings

@@ -21,10 +21,14 @@ CLUSTER_WIDE = (
 # The sail-operator CRDs read by name: those the CRD checks judge, and istiorevisiontags.
 SAIL_CRDS = CHECKED_SAIL_CRDS + ("istiorevisiontags.sailoperator.io",)
 NOT_COPIED = "!olm.copiedFrom"  # OLM labels the CSV copies it writes into every namespace
+# Why a tenant pod is stuck (FailedCreatePodSandBox from the CNI chain, FailedScheduling): the
+# kubelet's and scheduler's Warning events about pods only, so a busy cluster's Normal events
+# (pulls, scaling) never weigh on the snapshot.
+POD_WARNINGS = "involvedObject.kind=Pod,type=Warning"
 
 
 def snapshot_plan(profile: Profile) -> list[Read]:
-    reads = [Read(kind) for kind in CLUSTER_WIDE]
+    reads = [Read(kind) for kind in CLUSTER_WIDE] + [Read("events", field_selector=POD_WARNINGS)]
     for ns in dict.fromkeys(op.namespace for op in profile.operators):
         reads += [
             Read("subscriptions", ns),

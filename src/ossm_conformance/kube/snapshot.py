@@ -34,6 +34,7 @@ class Read:
     namespace: str | None = None
     name: str | None = None
     label_selector: str | None = None
+    field_selector: str | None = None
 
     def describe(self) -> str:
         k = KINDS[self.kind]
@@ -94,7 +95,8 @@ def _fetch_one(api: Api, read: Read) -> ReadResult:
                 if exc.status == 404 and _kind_is_served(api, kind):
                     return ReadResult(read, [])  # the kind exists; this object does not
                 raise
-        query = [("labelSelector", read.label_selector)] if read.label_selector else None
+        query = [(key, value) for key, value in (("labelSelector", read.label_selector),
+                                                 ("fieldSelector", read.field_selector)) if value] or None
         data = api.get(kind.list_path(read.namespace), query)
         return ReadResult(read, [_with_kind(slim(o), kind) for o in data.get("items") or []])
     except Exception as exc:  # noqa: BLE001 — every failure becomes the read's one-line reason
