@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -302,42 +303,70 @@ def _namespace_unlabelled(api: Api) -> None:
     _drop_redirection(api, _pods(api, PILOT))
 
 
-@fault("mixed-mode-namespace",
-       f"{DEMO} also labelled istio-injection=enabled, with a sidecar-injected pod (istio-proxy "
-       "container); the revision becomes InUse")
-def _mixed_mode(api: Api) -> None:
-    _relabel(api, "Namespace", DEMO, labels={"istio-injection": "enabled"})
+_PROXY_IMAGE = "registry.redhat.io/openshift-service-mesh/istio-proxyv2-rhel9:1.28.3"
+
+
+def _injected_pod(api: Api, namespace: str, name: str, node: str, pod_ip: str, native: bool = False,
+                  labels: dict | None = None, pod_annotations: dict | None = None) -> None:
+    """A workload whose pod the sidecar injector (istio/istio pkg/kube/inject) mutated at admission:
+    istio-proxy as a container, or as a native sidecar (an initContainers entry with restartPolicy
+    Always, after istio-validation); the Deployment's template stays as the user wrote it. istio-cni
+    never enrols a pod with a sidecar (cni/pkg/util/enablement_selector.go), so no redirection
+    annotation. The revision the pod references becomes InUse."""
     topo = seed.Topology(seed._load("nodes.yaml"), seed.DEFAULT_NODES)
     spec = seed._load("tenants.yaml")
-    entry = {**spec["app_defaults"], "name": "demo-legacy", "namespace": DEMO, "node": "spoke-dc-v6-worker-0",
-             "labels": {"app": "demo-legacy"}, "selector": {"app": "demo-legacy"},
+    entry = {**spec["app_defaults"], "name": name, "namespace": namespace, "node": node,
+             "labels": {"app": name, **(labels or {})}, "selector": {"app": name},
              "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}
     entry.pop("port")
-    entry["image"] = f"image-registry.openshift-image-registry.svc:5000/{DEMO}/demo-legacy:latest"
+    entry["image"] = f"image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:latest"
     objs = seed._workload(entry, topo, _now())
     pod = next(o for o in objs if o["kind"] == "Pod")
-    # What the sidecar injector adds at pod admission (the Deployment's template stays as is).
     pod["metadata"]["labels"].update({"security.istio.io/tlsMode": "istio",
-                                      "service.istio.io/canonical-name": "demo-legacy",
+                                      "service.istio.io/canonical-name": name,
                                       "service.istio.io/canonical-revision": "latest"})
+    init = ["istio-validation", "istio-proxy"] if native else ["istio-validation"]
+    containers = "[]" if native else '["istio-proxy"]'
     pod["metadata"]["annotations"] = {
-        "sidecar.istio.io/status": '{"initContainers":["istio-validation"],"containers":["istio-proxy"],'
+        **(pod_annotations or {}),
+        "sidecar.istio.io/status": f'{{"initContainers":{json.dumps(init, separators=(",", ":"))},'
+                                   f'"containers":{containers},'
                                    '"volumes":["workload-socket","credential-socket","workload-certs",'
                                    '"istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],'
                                    '"imagePullSecrets":null,"revision":"default"}'}
-    proxy_image = "registry.redhat.io/openshift-service-mesh/istio-proxyv2-rhel9:1.28.3"
-    pod["spec"]["containers"].append({"name": "istio-proxy", "image": proxy_image, "args": ["proxy", "sidecar"],
-                                      "ports": [{"name": "http-envoy-prom", "containerPort": 15090, "protocol": "TCP"}]})
-    sidecar_status = copy.deepcopy(pod["status"]["containerStatuses"][0])
-    sidecar_status.update(name="istio-proxy", image=proxy_image, imageID=proxy_image)
-    pod["status"]["containerStatuses"].append(sidecar_status)
-    pod["status"]["podIP"] = pod["status"]["podIPs"][0]["ip"] = "10.128.6.200"
+    proxy = {"name": "istio-proxy", "image": _PROXY_IMAGE, "args": ["proxy", "sidecar"],
+             "ports": [{"name": "http-envoy-prom", "containerPort": 15090, "protocol": "TCP"}]}
+    validation = {"name": "istio-validation", "image": _PROXY_IMAGE, "args": ["istio-iptables", "--run-validation"]}
+    app_status = pod["status"]["containerStatuses"][0]
+    proxy_status = {**copy.deepcopy(app_status), "name": "istio-proxy", "image": _PROXY_IMAGE, "imageID": _PROXY_IMAGE}
+    done = {**copy.deepcopy(app_status), "name": "istio-validation", "image": _PROXY_IMAGE, "imageID": _PROXY_IMAGE,
+            "ready": True, "started": False,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": _now(), "finishedAt": _now()}}}
+    if native:
+        pod["spec"]["initContainers"] = [validation, {**proxy, "restartPolicy": "Always"}]
+        pod["status"]["initContainerStatuses"] = [done, proxy_status]
+    else:
+        pod["spec"]["initContainers"] = [validation]
+        pod["spec"]["containers"].append(proxy)
+        pod["status"]["initContainerStatuses"] = [done]
+        pod["status"]["containerStatuses"].append(proxy_status)
+    pod["status"]["podIP"] = pod["status"]["podIPs"][0]["ip"] = pod_ip
     uids: dict = {}
     for o in objs:
         seed.create(api, o, uids)
     _sail_update(api, "IstioRevision", "default", InUse=(
         "True", "ReferencedByWorkloads", "Referenced by at least one pod or namespace"))
     _istio_follows_revision(api)
+
+
+@fault("mixed-mode-namespace",
+       f"{DEMO} also labelled istio-injection=enabled, with a sidecar-injected pod (istio-proxy "
+       "container); the revision becomes InUse")
+def _mixed_mode(api: Api) -> None:
+    _relabel(api, "Namespace", DEMO, labels={"istio-injection": "enabled"})
+    # Classic, not native: ENABLE_NATIVE_SIDECARS defaults to "auto" and the twin's kubelets are
+    # v1.32 (OpenShift 4.19), below the 1.33 auto-detection needs (pkg/kube/inject/webhook.go).
+    _injected_pod(api, DEMO, "demo-legacy", "spoke-dc-v6-worker-0", "10.128.6.200")
 
 
 @fault("waypoint-missing-for-l7-policy",
@@ -425,3 +454,7 @@ def _plaintext(api: Api) -> None:
 def _unknown_ambient(api: Api) -> None:
     api.create({"apiVersion": "v1", "kind": "Namespace",
                 "metadata": {"name": UNKNOWN_AMBIENT_NS, "labels": {"istio.io/dataplane-mode": "ambient"}}})
+
+
+# Tenant enrolment and workload-identity faults live in their own module; importing it registers them.
+from lab import faults_tenants  # noqa: E402,F401

@@ -58,6 +58,10 @@ def managed(obj: dict) -> bool:
         # The API server's own ClusterIP/NodePort repair loops report races with new Services;
         # they come and go on a real cluster too and are not part of the twin or of any fault.
         return False
+    if (obj["metadata"].get("labels") or {}).get("kubernetes.io/bootstrapping") == "rbac-defaults":
+        # The API server's own ClusterRoles/ClusterRoleBindings (system:*, cluster-admin, admin,
+        # edit, view), which it reconciles itself at every start.
+        return False
     ns = obj["metadata"].get("namespace")
     if obj["kind"] == "Namespace":
         return obj["metadata"]["name"] not in SYSTEM_NAMESPACES

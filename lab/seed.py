@@ -154,10 +154,15 @@ def _nodes(topo: Topology, now: str) -> list[dict]:
     return objs
 
 
+def _rs_hash(namespace: str, name: str) -> str:
+    """The pod-template-hash of a workload's (only) ReplicaSet."""
+    return _token(f"{namespace}/{name}/rs", 10)
+
+
 def _workload(entry: dict, topo: Topology, now: str) -> list[dict]:
     """One workload entry -> ServiceAccount, Deployment, ReplicaSet, Pod (+ Service)."""
     name, ns, node = entry["name"], entry["namespace"], entry["node"]
-    rs_hash = _token(f"{ns}/{name}/rs", 10)
+    rs_hash = _rs_hash(ns, name)
     variables = {
         "service_account": name, "container": name, "pod_annotations": {},
         **entry,
@@ -210,10 +215,57 @@ def _tenant(tenant: dict, spec: dict, topo: Topology, now: str, rr: list[int]) -
     objs = _render_file("templates/tenant-namespace.yaml", variables)
     if tenant.get("workload_identity"):
         objs += _render_file("templates/tenant-enrolled.yaml", variables)
+        objs += _render_file(tenant.get("network_policies", "templates/tenant-networkpolicies.yaml"), variables)
     for extra in tenant.get("extra", []):
         objs += _render_file(extra, variables)
     for entry in apps:
         objs += _workload(entry, topo, now)
+    for done in tenant.get("finished_pods", []):
+        objs += _finished_pod(done, next(a for a in apps if a["name"] == done["of"]), topo, now)
+    return objs
+
+
+def _pod_condition(ctype: str, status: str, now: str, reason: str = "", message: str = "") -> dict:
+    return {"type": ctype, "status": status, "lastTransitionTime": now,
+            **({"reason": reason} if reason else {}), **({"message": message} if message else {})}
+
+
+def _finished_pod(done: dict, app: dict, topo: Topology, now: str) -> list[dict]:
+    """A `finished_pods` entry -> the pod the kubelet finished with (and its Job, for a Job's pod):
+    Succeeded with every container Completed, or Failed as the eviction manager leaves it
+    (reason Evicted, a DisruptionTarget condition, containers killed)."""
+    ns, node = app["namespace"], done.get("node", app["node"])
+    succeeded = done["phase"] == "Succeeded"
+    objs = []
+    if "job" in done:
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": done["job"]}
+        pod_labels, pod_name = {"job-name": done["job"]}, f"{done['job']}-{_token(ns + done['job'], 5)}"
+        objs += _render_file("templates/job.yaml", {"job": done["job"], "namespace": ns, "now": now,
+                                                    "service_account": app["name"], "container": done["job"],
+                                                    "image": app["image"]})
+        container = done["job"]
+    else:
+        rs_hash = _rs_hash(ns, app["name"])
+        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"{app['name']}-{rs_hash}"}
+        pod_labels = {**app["labels"], "pod-template-hash": rs_hash}
+        pod_name = f"{app['name']}-{rs_hash}-" + _token(f"{ns}/{app['name']}/{done['phase']}", 5)
+        container = app.get("container", app["name"])
+    unready = "PodCompleted" if succeeded else "PodFailed"
+    conditions = ([] if succeeded else [_pod_condition("DisruptionTarget", "True", now, "TerminationByKubelet",
+                                                       done.get("message", ""))]) + [
+        _pod_condition("PodReadyToStartContainers", "False", now), _pod_condition("Initialized", "True", now),
+        _pod_condition("Ready", "False", now, unready), _pod_condition("ContainersReady", "False", now, unready),
+        _pod_condition("PodScheduled", "True", now)]
+    objs += _render_file("templates/finished-pod.yaml", {
+        "pod_name": pod_name, "namespace": ns, "pod_labels": pod_labels, "node": node, "now": now,
+        "pod_annotations": app.get("pod_annotations") or {},
+        "owner": [{**owner, "controller": True, "blockOwnerDeletion": True}],
+        "service_account": app["name"], "restart_policy": "Never" if succeeded else "Always",
+        "container": container, "image": app["image"], "phase": done["phase"],
+        "reason": done.get("reason", ""), "message": done.get("message", ""),
+        "internal_ip": topo.internal_ip(node), "pod_ip": topo.pod_ip(node), "conditions": conditions,
+        "container_id": _hex(f"{ns}/{pod_name}"), "exit_code": 0 if succeeded else 137,
+        "terminated_reason": "Completed" if succeeded else "Error"})
     return objs
 
 
