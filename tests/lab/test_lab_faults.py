@@ -128,6 +128,59 @@ def check_unknown_ambient(api):
     assert ns["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
 
 
+def _by_app(api, ns: str, app: str) -> dict:
+    return next(p for p in _pods(api, ns) if p["metadata"]["labels"].get("app") == app)
+
+
+def check_excluded_pod_enrolled(api):
+    assert "istio.io/dataplane-mode" not in api.get("/api/v1/namespaces/bank-payment")["metadata"].get("labels", {})
+    pod = _by_app(api, "bank-payment", "payment-api")
+    assert pod["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
+    assert pod["metadata"]["annotations"]["ambient.istio.io/redirection"] == "enabled"
+
+
+def check_cluster_wide_grant(api):
+    crb = api.get("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ztunnel-workload-identity")
+    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "ztunnel"}]
+    role = api.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/ztunnel-workload-identity")
+    assert {v for r in role["rules"] for v in r["verbs"]} == {"create", "impersonate"}
+
+
+def check_role_over_broad(api):
+    role = api.get("/apis/rbac.authorization.k8s.io/v1/namespaces/ossm3-demo/roles/ztunnel-workload-identity")
+    assert any("*" in r["verbs"] for r in role["rules"]) and any("secrets" in r["resources"] for r in role["rules"])
+
+
+def check_bypass_inbound(api):
+    annotations = _by_app(api, PILOT, "bff")["metadata"]["annotations"]
+    assert annotations["ambient.istio.io/bypass-inbound-capture"] == "true"
+    assert annotations["ambient.istio.io/redirection"] == "enabled"
+
+
+def check_pod_opted_out(api):
+    pod = _by_app(api, "ossm3-demo", "demo-client")
+    assert pod["metadata"]["labels"]["istio.io/dataplane-mode"] == "none"
+    assert "ambient.istio.io/redirection" not in pod["metadata"].get("annotations", {})
+
+
+def check_native_sidecar(api):
+    pod = _by_app(api, "ossm3-demo", "demo-batch")
+    proxy = next(c for c in pod["spec"]["initContainers"] if c["name"] == "istio-proxy")
+    assert proxy["restartPolicy"] == "Always" and not any(c["name"] == "istio-proxy" for c in pod["spec"]["containers"])
+    assert "ambient.istio.io/redirection" not in pod["metadata"].get("annotations", {})
+
+
+def check_stuck_container_creating(api):
+    stuck = [p for p in _pods(api, PILOT) if p["status"]["phase"] == "Pending"]
+    assert len(stuck) == 1
+    assert stuck[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+    events = api.get(f"/api/v1/namespaces/{PILOT}/events")["items"]
+    sandbox = [e for e in events if e["involvedObject"]["name"] == stuck[0]["metadata"]["name"]
+               and e["reason"] == "FailedCreatePodSandBox"]
+    assert sandbox and 'plugin type="istio-cni"' in sandbox[0]["message"] and sandbox[0]["type"] == "Warning"
+    assert api.get(f"/apis/apps/v1/namespaces/{PILOT}/deployments/chat-backend")["status"]["unavailableReplicas"] == 1
+
+
 CHECKS = {
     "ztunnel-rbac-missing": check_rbac_missing,
     "cni-daemonset-degraded": check_cni_degraded,
@@ -142,6 +195,13 @@ CHECKS = {
     "istio-not-ready": check_istio_not_ready,
     "plaintext-traffic": check_plaintext,
     "unknown-ambient-namespace": check_unknown_ambient,
+    "excluded-tenant-pod-enrolled": check_excluded_pod_enrolled,
+    "ztunnel-cluster-wide-grant": check_cluster_wide_grant,
+    "tenant-role-over-broad": check_role_over_broad,
+    "pod-bypasses-inbound-capture": check_bypass_inbound,
+    "pod-opted-out": check_pod_opted_out,
+    "native-sidecar-in-ambient-tenant": check_native_sidecar,
+    "pod-stuck-container-creating": check_stuck_container_creating,
 }
 
 
@@ -174,10 +234,38 @@ def test_reset_undoes_changes_made_by_hand(lab, api, healthy):
     api.patch("/apis/apps/v1/namespaces/istio-system/deployments/istiod", {"spec": {"replicas": 3}})
     api.patch(f"/apis/security.istio.io/v1/namespaces/{PILOT}/peerauthentications/default",
               {"spec": {"portLevelMtls": {"8080": {"mode": "DISABLE"}}, "selector": {"matchLabels": {"app": "bff"}}}})
+    for obj in _added_by_hand():  # every kind a fault or a person may add
+        api.create(obj)
     assert faults.reset(lab.kubeconfig) > 0
     assert reconcile.normalized_dump(api) == healthy
     istiod = api.get("/apis/apps/v1/namespaces/istio-system/deployments/istiod")
     assert istiod["status"]["observedGeneration"] == istiod["metadata"]["generation"]
+
+
+def _added_by_hand() -> list[dict]:
+    rbac, gw = "rbac.authorization.k8s.io/v1", "gateway.networking.k8s.io/v1"
+    parent = {"parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "waypoint",
+                              "namespace": "apps-team-x"}]}
+    return [
+        {"apiVersion": rbac, "kind": "ClusterRole", "metadata": {"name": "by-hand"},
+         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+        {"apiVersion": rbac, "kind": "ClusterRoleBinding", "metadata": {"name": "by-hand"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "by-hand"},
+         "subjects": [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "ztunnel"}]},
+        {"apiVersion": gw, "kind": "HTTPRoute", "metadata": {"name": "by-hand", "namespace": PILOT},
+         "spec": {**parent, "rules": [{"backendRefs": [{"name": "chat-backend", "port": 8080}]}]}},
+        {"apiVersion": gw, "kind": "GRPCRoute", "metadata": {"name": "by-hand", "namespace": PILOT},
+         "spec": {**parent, "rules": [{"backendRefs": [{"name": "chat-backend", "port": 8080}]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+         "metadata": {"name": "by-hand", "namespace": PILOT},
+         "spec": {"hosts": ["chat-backend"], "http": [{"route": [{"destination": {"host": "chat-backend"}}]}]}},
+        {"apiVersion": "operators.coreos.com/v1alpha1", "kind": "InstallPlan",
+         "metadata": {"name": "install-byhand", "namespace": "openshift-operators"},
+         "spec": {"approval": "Manual", "approved": False, "clusterServiceVersionNames": ["servicemeshoperator3.v3.3.8"]}},
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "spoke-dc-v6-worker-by-hand"}},
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "by-hand.1", "namespace": PILOT},
+         "involvedObject": {"kind": "Service", "name": "chat-backend", "namespace": PILOT}, "reason": "ByHand", "message": "added by hand"},
+    ]
 
 
 def test_fault_cli(lab):
