@@ -1,12 +1,15 @@
 """Tenant checks: labels, PeerAuthentication, NetworkPolicies for HBONE, pods, excluded/unknown namespaces."""
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
+import yaml
 from objects import broken, PROFILE, TENANTS, cond, find, healthy, network_policy, obj, pod, remove, run, text
 
 from ossm_conformance.checks import tenants
-from ossm_conformance.profile import OptOut, Tenant
+from ossm_conformance.profile import OptOut, ProfileError, Tenant, load_profile
 
 CHAT = PROFILE.tenant("bank-employees-jboss-chat")
 PAYMENT = PROFILE.tenant("bank-payment")
@@ -380,3 +383,31 @@ def test_pods_enrolled_by_their_own_label_in_an_unprofiled_namespace_fail():
     findings = run(tenants.no_unknown_ambient_namespaces, c, PROFILE)
     assert [f.object for f in findings] == ["Namespace shadow-it"]
     assert "pods enrolled by their own istio.io/dataplane-mode=ambient label: tool-0" in findings[0].actual
+
+
+# -- the profile's opt-outs -------------------------------------------------------------------------
+def _profile_with(tmp_path, opt_outs, mode="ambient"):
+    data = yaml.safe_load(Path(PROFILE.source).read_text())
+    tenant = next(t for t in data["tenants"] if t["namespace"] == "ossm3-demo")
+    tenant["opt_outs"], tenant["mode"] = opt_outs, mode
+    if mode != "ambient":
+        tenant.pop("edges", None)
+        tenant["reason"] = "test"
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_opt_outs_load_from_the_profile(tmp_path):
+    profile = load_profile(_profile_with(tmp_path, [{"workload": "demo-client", "reason": "legacy protocol"}]))
+    assert profile.tenant("ossm3-demo").opt_outs == (OptOut("demo-client", "legacy protocol"),)
+
+
+@pytest.mark.parametrize("opt_outs, mode, problem", [
+    ([{"workload": "demo-client"}], "ambient", "field 'tenants[1].opt_outs[0].reason': required"),
+    ([{"workload": "demo-client", "reason": " "}], "ambient", "an opt-out needs a reason"),
+    ([{"workload": "demo-client", "reason": "x"}], "excluded", "only ambient tenants have opt-outs"),
+], ids=["no-reason", "blank-reason", "not-ambient"])
+def test_opt_outs_need_a_reason_and_an_ambient_tenant(tmp_path, opt_outs, mode, problem):
+    with pytest.raises(ProfileError, match=re.escape(problem)):
+        load_profile(_profile_with(tmp_path, opt_outs, mode))
