@@ -38,8 +38,7 @@ def paths(profile_path: str) -> list[tuple[str, list]]:
         if read.name:
             out.append((kind.object_path(read.name, read.namespace), []))
         else:
-            out.append((kind.list_path(read.namespace),
-                        [("labelSelector", read.label_selector)] if read.label_selector else []))
+            out.append((kind.list_path(read.namespace), read.query()))
     return out
 
 

@@ -36,6 +36,11 @@ class Read:
     label_selector: str | None = None
     field_selector: str | None = None
 
+    def query(self) -> list[tuple[str, str]]:
+        """The list request's query parameters (selectors), empty when it has none."""
+        return [(key, value) for key, value in (("labelSelector", self.label_selector),
+                                                 ("fieldSelector", self.field_selector)) if value]
+
     def describe(self) -> str:
         k = KINDS[self.kind]
         where = f" in namespace {self.namespace}" if self.namespace else (" cluster-wide" if k.namespaced and not self.name else "")
@@ -95,8 +100,7 @@ def _fetch_one(api: Api, read: Read) -> ReadResult:
                 if exc.status == 404 and _kind_is_served(api, kind):
                     return ReadResult(read, [])  # the kind exists; this object does not
                 raise
-        query = [(key, value) for key, value in (("labelSelector", read.label_selector),
-                                                 ("fieldSelector", read.field_selector)) if value] or None
+        query = read.query() or None
         data = api.get(kind.list_path(read.namespace), query)
         return ReadResult(read, [_with_kind(slim(o), kind) for o in data.get("items") or []])
     except Exception as exc:  # noqa: BLE001 — every failure becomes the read's one-line reason
