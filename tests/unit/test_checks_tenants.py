@@ -347,10 +347,11 @@ def test_pod_stuck_in_container_creating_names_the_cni_event():
                        "containerStatuses": [{"name": "chat-backend", "state": {"waiting": {"reason": "ContainerCreating"}}}]}
     c["pods"].append(stuck)
     c["events"] += [obj("events", "chat-backend-1.a", CHAT.namespace, involvedObject={"kind": "Pod", "name": "chat-backend-1"},
-                        reason="Scheduled", message="Successfully assigned", lastTimestamp="2026-05-12T10:00:00Z"),
+                        reason="Scheduled", message="Successfully assigned", lastTimestamp="2026-05-12T10:02:00Z",
+                        type="Normal"),
                     obj("events", "chat-backend-1.b", CHAT.namespace, involvedObject={"kind": "Pod", "name": "chat-backend-1"},
                         reason="FailedCreatePodSandBox", message="plugin type=\"istio-cni\" failed (add)",
-                        lastTimestamp="2026-05-12T10:01:00Z")]
+                        lastTimestamp="2026-05-12T10:01:00Z", type="Warning")]
     findings = run(tenants.pods_enrolled, c, CHAT)
     assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/chat-backend-1"]
     assert findings[0].actual.startswith("Pending (ContainerCreating) on node worker-0; latest event FailedCreatePodSandBox")

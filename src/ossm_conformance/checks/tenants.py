@@ -171,9 +171,10 @@ def _waiting_reasons(pod: dict) -> list[str]:
 
 
 def _latest_event(view, pod: dict) -> str:
-    """The newest Warning event the kubelet (or scheduler) recorded for the pod, as `oc describe` shows it."""
-    mine = [e for e in view.list("events", namespace(pod))
-            if dig(e, "involvedObject.kind") == "Pod" and dig(e, "involvedObject.name") == name(pod)]
+    """The newest Warning event the kubelet (or scheduler) recorded for the pod, as `oc describe` shows it.
+    Filtered here too: a settle re-read lists the namespace's events without the snapshot's selector."""
+    mine = [e for e in view.list("events", namespace(pod)) if e.get("type") == "Warning"
+            and dig(e, "involvedObject.kind") == "Pod" and dig(e, "involvedObject.name") == name(pod)]
     if not mine:
         return "no events"
     newest = max(mine, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or meta(e).get("creationTimestamp") or "")
