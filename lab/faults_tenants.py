@@ -5,7 +5,8 @@ a pod whose sandbox the CNI chain cannot set up. Registered in lab.faults' FAULT
 Upstream behaviour followed (istio/istio 1.28): istio-cni enrols a pod when the pod or its
 namespace carries istio.io/dataplane-mode=ambient, never a pod labelled none nor one with a sidecar
 (cni/pkg/util/enablement_selector.go), and removes the redirection annotation from a pod that stops
-matching (cni/pkg/nodeagent); bypass-inbound-capture only turns off inbound redirection
+matching (cni/pkg/nodeagent/server.go, RemovePodFromMesh -> cni/pkg/util/podutil.go,
+AnnotateUnenrollPod); bypass-inbound-capture only turns off inbound redirection
 (cni/pkg/nodeagent, getPodLevelTrafficOverrides); its CNI plugin fails a pod's sandbox when the
 node agent cannot reach ztunnel (cni/pkg/plugin: "istio-cni cmdAdd failed to contact node Istio CNI
 agent: unable to push CNI event (status code 500): no ztunnel connection").
