@@ -83,3 +83,17 @@ ZTUNNEL_DAEMONSET = ("ztunnel DaemonSet at full readiness on every node: oc -n z
                      "ready ztunnel carries no mTLS for its ambient pods.")
 WAYPOINT = ("A waypoint is a Gateway of class istio-waypoint with listener {name: mesh, port: 15008, protocol: HBONE}; "
             "the namespace (or its services) opts in with istio.io/use-waypoint=<gateway>.")
+
+# -- live mTLS evidence (upstream facts: shared reference/upstream-behaviour.md) --------------
+TRUSTED_ZTUNNEL_NAMESPACE = ("With ZTunnel outside istio-system (OSSM: namespace ztunnel) the Istio CR must set "
+                             "spec.values.pilot.trustedZtunnelNamespace: ztunnel, else istiod rejects every CSR "
+                             "with \"request impersonation authentication failure\".")
+AUTHORIZATION_DENY = ("An AuthorizationPolicy enforced by ztunnel refuses this traffic: oc get authorizationpolicy "
+                      "-n <ns> and -n istio-system (selector-bound or namespace-wide, without targetRefs); allow "
+                      "the profiled source principal or correct the profile.")
+STRICT_VIOLATION = ("PeerAuthentication STRICT \"rejects any plaintext that somehow reaches a workload pod\": a "
+                    "workload- or port-level PERMISSIVE/DISABLE override, or the pod annotation "
+                    "ambient.istio.io/bypass-inbound-capture, lets it in. " + PEER_AUTHENTICATION)
+WAYPOINT_DOWN = ("ztunnel drops a connection to a Service whose waypoint has no ready endpoint without counting it: "
+                 "oc -n <ns> get deploy,pods -l gateway.networking.k8s.io/gateway-name=<waypoint> (the Gateway "
+                 "stays Programmed while its pods are gone).")

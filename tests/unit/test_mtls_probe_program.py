@@ -28,7 +28,7 @@ class _Ztunnel(BaseHTTPRequestHandler):
         n = type(self).scrapes * 5
         body = exposition([
             (series(version="v1"), n), (series(version="v2"), 1),
-            (series(reporter="source"), 99),                                   # mutual_tls from source: dropped
+            (series(reporter="source"), 99),                                   # mutual_tls from source: kept
             (series(reporter="source", policy="unknown", principal="unknown"), 3),
             (series(namespace="not-profiled"), 50),                             # outside PROBE_NAMESPACES
         ]).encode()
@@ -70,7 +70,8 @@ def test_keeps_only_needed_series_and_labels(ztunnel):
     probe_program.main(_env(ztunnel), out)
     text = out.getvalue()
     assert "not-profiled" not in text and "workload_manager" not in text and "istio_xds" not in text
-    assert "source_version" not in text and "destination_principal" not in text and "istio_tcp_sent_bytes" not in text
+    assert "source_version" not in text and "destination_principal" not in text
+    assert all(f"# TYPE {family} counter" in text for family in probe_program.TCP_FAMILIES)
     assert text.count("# EOF") == 2  # one body per round for the reachable endpoint
     scrapes = parse_probe_log(text)
     ok = [s for s in scrapes if s.pod == "ztunnel-a"]
@@ -82,7 +83,9 @@ def test_keeps_only_needed_series_and_labels(ztunnel):
     # v1 (5) and v2 (1) collapse into one destination series; the source-side plaintext stays.
     dest = [s for s in opened if s.labels["reporter"] == "destination"]
     assert [s.value for s in dest] == [6]
-    assert [s.labels["connection_security_policy"] for s in opened if s.labels["reporter"] == "source"] == ["unknown"]
+    # Both reporters stay: the source side shows what the destination never saw (identity failures).
+    assert sorted(s.labels["connection_security_policy"] for s in opened if s.labels["reporter"] == "source") == [
+        "mutual_tls", "unknown"]
     assert any(s.name == "istio_build" and s.labels["tag"] == "1.28.3" for s in ok[0].samples)
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .parse import Scrape
+from .probe_program import TCP_FAMILIES
 
-OPENED = "istio_tcp_connections_opened_total"
+# The counters both sources observe (probe_program.TCP_FAMILIES), as sample names.
+OPENED, CLOSED, RECEIVED, SENT = (f"{family}_total" for family in TCP_FAMILIES)
+COUNTERS = (OPENED, CLOSED, RECEIVED, SENT)
 BUILD = "istio_build"
 RESTARTED = "counters went backwards: the ztunnel restarted during the window"
 

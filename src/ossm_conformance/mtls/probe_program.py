@@ -6,10 +6,12 @@ WINDOW seconds apart (the only sleep of the whole suite lives here, in the pod, 
 is the observation window), and prints what it kept to stdout, which the suite reads back
 through the API (`pods/log`). Logs, not the 4 KiB termination message, so that 500 tenants fit.
 
-To stay small at scale it keeps only what the suite judges:
-  - istio_tcp_connections_opened/closed and istio_tcp_received_bytes samples reported by the
-    destination ztunnel, plus the plaintext (policy != mutual_tls) ones reported by the source,
-    restricted to PROBE_NAMESPACES (destination namespaces of the profiled edges) when given;
+To stay small at scale it keeps only what the suite judges (the same series the Prometheus
+source asks for, prometheus.py):
+  - istio_tcp_connections_opened/closed and istio_tcp_received/sent_bytes samples, both
+    reporters, restricted to PROBE_NAMESPACES (destination_workload_namespace of the profiled
+    edges) when given: bytes and completed closes are the evidence that data flowed, closes
+    carry response_flags (DENY), and the source reporter shows what the destination never saw;
   - istio_build (the ztunnel version, for the incident report);
   - only the labels the suite reads, summing series that become identical once the others go.
 
@@ -33,14 +35,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 HEADER = "=== ossm-probe"
-TCP_FAMILIES = ("istio_tcp_connections_opened", "istio_tcp_connections_closed", "istio_tcp_received_bytes")
+# The counters and labels the judge reads; prometheus.py asks for exactly these (one definition).
+TCP_FAMILIES = ("istio_tcp_connections_opened", "istio_tcp_connections_closed", "istio_tcp_received_bytes",
+                "istio_tcp_sent_bytes")
 BUILD_FAMILY = "istio_build"
 TCP_LABELS = (
     "reporter", "source_workload", "source_workload_namespace", "source_principal",
     "destination_service_name", "destination_service_namespace", "destination_workload",
-    "destination_workload_namespace", "connection_security_policy",
+    "destination_workload_namespace", "connection_security_policy", "response_flags",
 )
-CLOSED_EXTRA_LABELS = ("response_flags",)  # closed with DENY = plaintext refused by STRICT
 BUILD_LABELS = ("component", "tag")
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -57,15 +60,9 @@ def kept_labels(family, labels, namespaces):
     """The reduced label tuple of a sample worth keeping, or None to drop it."""
     if family == BUILD_FAMILY:
         return tuple((k, labels.get(k, "unknown")) for k in BUILD_LABELS)
-    reporter = labels.get("reporter")
-    plaintext = labels.get("connection_security_policy") != "mutual_tls"
-    if reporter != "destination" and not (reporter == "source" and plaintext):
+    if namespaces and labels.get("destination_workload_namespace") not in namespaces:
         return None
-    if namespaces and not (labels.get("destination_workload_namespace") in namespaces
-                           or labels.get("destination_service_namespace") in namespaces):
-        return None
-    names = TCP_LABELS + (CLOSED_EXTRA_LABELS if family == "istio_tcp_connections_closed" else ())
-    return tuple((k, labels.get(k, "unknown")) for k in names)
+    return tuple((k, labels.get(k, "unknown")) for k in TCP_LABELS)
 
 
 def parse_sample(line):

@@ -1,8 +1,10 @@
 """The Prometheus / Thanos Querier source, through prometheus-api-client.
 
-One instant query per chunk of destination namespaces (not per edge: 500 tenants stay a
-handful of requests), `increase()` over the window, grouped by the labels the judge reads and
-by the scraped ztunnel `pod`; the judge (evidence.py) decides exactly as for the probe.
+One instant query per counter and chunk of destination namespaces (not per edge: 500 tenants
+stay a handful of requests), `increase()` over the window, grouped by the labels the judge reads
+and by the scraped ztunnel `pod`. The counters and labels are the probe's (probe_program.py), so
+the judge (evidence.py) answers the same questions from both sources. One query per counter
+because increase() drops the metric name: the families would collide in one result.
 `partial_response=false` makes Thanos fail instead of answering from a subset of stores.
 Tokens travel only in the Authorization header; they are never logged or attached.
 """
@@ -16,11 +18,10 @@ from urllib3.util.retry import Retry
 from ..findings import CouldNotCheck
 from ..kube.errors import OBJECT_REPR
 from ..reporting.redact import redact_text
-from .observation import OPENED, Observation, SeriesDelta, Ztunnel
+from .observation import COUNTERS, Observation, SeriesDelta, Ztunnel
+from .probe_program import TCP_LABELS
 
-GROUP_BY = ("pod", "node", "reporter", "source_workload", "source_workload_namespace", "source_principal",
-            "destination_service_name", "destination_service_namespace", "destination_workload",
-            "destination_workload_namespace", "connection_security_policy")
+GROUP_BY = ("pod", "node") + TCP_LABELS
 NAMESPACES_PER_QUERY = 40   # keeps the GET URL far below proxy limits
 PARAMS = {"partial_response": "false"}
 ERRORS = (PrometheusApiClientException, requests.exceptions.RequestException, ValueError, KeyError)
@@ -60,29 +61,32 @@ def duration(window: float) -> str:
     return f"{int(round(window * 1000))}ms"
 
 
-def query_for(namespaces: list[str], window: float) -> str:
+def query_for(counter: str, namespaces: list[str], window: float) -> str:
     # Namespaces are DNS labels (validated with the profile): nothing in them needs regex escaping.
     pattern = "|".join(namespaces)
-    return (f"sum by ({', '.join(GROUP_BY)}) (increase({OPENED}"
+    return (f"sum by ({', '.join(GROUP_BY)}) (increase({counter}"
             f'{{destination_workload_namespace=~"{pattern}"}}[{duration(window)}]))')
 
 
 def observe(prom: PrometheusConnect, namespaces: list[str], window: float) -> Observation:
     obs = Observation("prometheus", window)
-    queries = []
+    queries = 0
     for i in range(0, len(namespaces), NAMESPACES_PER_QUERY):
-        query = query_for(namespaces[i:i + NAMESPACES_PER_QUERY], window)
-        queries.append(query)
-        try:
-            rows = prom.custom_query(query, params=PARAMS)
-        except ERRORS as exc:
-            raise CouldNotCheck(f"could not query Prometheus {prom.url}: {_one_line(exc)}") from None
-        for row in rows:
-            labels = {k: v for k, v in row["metric"].items() if k not in ("pod", "node")}
-            pod = row["metric"].get("pod", "unknown")
-            obs.ztunnels.setdefault(pod, Ztunnel(pod, row["metric"].get("node", "-")))
-            obs.deltas.append(SeriesDelta(pod, OPENED, labels, float(row["value"][1])))
-    obs.query = queries[0] if len(queries) == 1 else f"{queries[0]} (and {len(queries) - 1} more namespace chunks)"
+        for counter in COUNTERS:
+            query = query_for(counter, namespaces[i:i + NAMESPACES_PER_QUERY], window)
+            obs.query = obs.query or query
+            queries += 1
+            try:
+                rows = prom.custom_query(query, params=PARAMS)
+            except ERRORS as exc:
+                raise CouldNotCheck(f"could not query Prometheus {prom.url}: {_one_line(exc)}") from None
+            for row in rows:
+                labels = {k: v for k, v in row["metric"].items() if k not in ("pod", "node")}
+                pod = row["metric"].get("pod", "unknown")
+                obs.ztunnels.setdefault(pod, Ztunnel(pod, row["metric"].get("node", "-")))
+                obs.deltas.append(SeriesDelta(pod, counter, labels, float(row["value"][1])))
+    if queries > 1:
+        obs.query += f" (and {queries - 1} more: one per counter and namespace chunk)"
     return obs
 
 
