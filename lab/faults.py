@@ -458,3 +458,5 @@ def _unknown_ambient(api: Api) -> None:
 
 # Tenant enrolment and workload-identity faults live in their own module; importing it registers them.
 from lab import faults_tenants  # noqa: E402,F401
+# Faults of the mesh's traffic (denials, accepted plaintext, waypoint hops), likewise.
+from lab import faults_traffic  # noqa: E402,F401

@@ -1,28 +1,46 @@
 """Pure: the twin's state -> what each ztunnel pod counts per tick.
 
 The lab's ztunnel endpoints call `tick_increments` whenever the twin changes and add the result
-to their counters once per tick. Semantics follow reference/ztunnel-metrics.md §3-§4:
+to their counters once per tick. Semantics follow reference/ztunnel-metrics.md §3-§4 and istio/ztunnel
+1.28 (`src/proxy/metrics.rs`, `outbound.rs`, `inbound.rs`, `inbound_passthrough.rs`):
 
 - a pod is *redirected* when istio-cni recorded that its traffic goes to the node's ztunnel (pod
-  annotation ambient.istio.io/redirection=enabled) and a ztunnel pod serves that node;
-- a redirected pod *has a mesh identity* when istiod would hand it one: its namespace carries
-  istio.io/dataplane-mode=ambient (and the pod does not opt out), the namespace's workload-identity
-  RBAC lets ztunnel mint certificates, and the node's ztunnel is Ready;
-- an edge is mutual_tls exactly when both ends have a mesh identity; otherwise each redirected end
-  reports plaintext (`unknown`), and a STRICT PeerAuthentication at the destination denies it
-  (opened, then closed with response_flags=DENY, no bytes); two non-redirected ends: no series;
-- a Service bound to a live waypoint (istio.io/use-waypoint) is reached through it when the client
-  has a mesh identity.
+  annotation ambient.istio.io/redirection=enabled) and a ztunnel pod serves that node; it is *in the
+  mesh* (an HBONE workload for istiod) when, redirected, its namespace carries
+  istio.io/dataplane-mode=ambient and the pod does not opt out;
+- a mesh pod *has its identity* when ztunnel can get its certificate: the namespace's
+  workload-identity RBAC lets ztunnel mint it and the node's ztunnel is Ready;
+- two mesh ends with their identities: mutual_tls on both reporters, with the client's principal,
+  unless an AuthorizationPolicy enforced by ztunnel refuses it (lab/authorization.py): then both
+  count the open, the destination closes with DENY, the source closes with "-" (1.28 records the
+  failed outbound without a flag), no bytes;
+- two mesh ends, one without its identity: no plaintext fallback (outbound picks HBONE from the
+  destination's protocol): the source counts a mutual_tls open with its own principal and closes it
+  without bytes; the destination counts nothing (the handshake never completed);
+- otherwise each redirected end reports plaintext (`unknown`, principal unknown, the client named
+  by its pod), and a STRICT PeerAuthentication at the destination denies it (opened, then closed
+  with response_flags=DENY, no bytes); two non-redirected ends: no series;
+- a Service bound to a waypoint (istio.io/use-waypoint) is reached through it by mesh clients: the
+  client's ztunnel reports the waypoint as destination_workload, the server's ztunnel sees the
+  waypoint's identity. A waypoint Gateway without a live pod: ztunnel drops the connection before
+  counting it (outbound `build_request` fails, `log_early_deny`): no series at all. Without the
+  Gateway, istiod binds no waypoint and traffic goes direct;
+- a `long_lived` edge is carried by connections opened before any window (a pool): while they
+  work, only the byte counters grow; refused or failed, the client keeps reconnecting, and every
+  attempt is an open.
+- ztunnel creates a connection's byte series when it opens it (`ConnectionResult::new`): a denied
+  connection leaves them at zero.
 
 The edges are the clients' connection attempts and a Service's endpoints are its live pods: the lab
-does not gate endpoints on readiness, so an identity failure shows up as plaintext, not an outage.
+does not gate endpoints on readiness.
 """
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
+from lab.authorization import denying_policy
 from lab.workload_identity import RbacIndex
 
 TRUST_DOMAIN = "cluster.local"
@@ -52,6 +70,7 @@ LABEL_NAMES = (
 )
 
 SeriesKey = tuple[str, tuple[str, ...]]  # (family, label values in LABEL_NAMES order)
+NO_WAYPOINT_POD: dict = {"metadata": {"name": "(no waypoint pod)"}}
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,8 @@ class Edge:
     connections_per_second: int = 1
     request_bytes: int = 512
     response_bytes: int = 2048
+    # Carried by connections opened before any observation window: bytes grow, opens do not.
+    long_lived: bool = False
     # Instead of one namespace: every namespace whose name matches this shell pattern and carries
     # these labels (the bench's generated tenants); the destination is then in the same namespace.
     namespace_pattern: str = ""
@@ -98,8 +119,7 @@ def _expand(edges: Iterable[Edge], namespaces: Mapping[str, dict]) -> Iterable[E
             if edge.namespace_pattern and not fnmatch.fnmatchcase(name, edge.namespace_pattern):
                 continue
             if all(labels.get(k) == v for k, v in edge.namespace_labels):
-                yield Edge(name, edge.source, edge.destination, edge.destination_namespace,
-                           edge.connections_per_second, edge.request_bytes, edge.response_bytes)
+                yield replace(edge, namespace=name, namespace_pattern="", namespace_labels=())
 
 
 @dataclass
@@ -111,6 +131,8 @@ class TwinState:
     pods: list[dict]
     services: list[dict]
     peer_authentications: list[dict] = field(default_factory=list)
+    authorization_policies: list[dict] = field(default_factory=list)
+    gateways: list[dict] = field(default_factory=list)
     rbac: RbacIndex = field(default_factory=lambda: RbacIndex.build([], [], [], []))
 
 
@@ -235,12 +257,17 @@ class Enrolment:
             self._may_mint[namespace] = self.state.rbac.ztunnel_may_mint(namespace)
         return self._may_mint[namespace]
 
-    def has_mesh_identity(self, pod: dict) -> bool:
+    def in_mesh(self, pod: dict) -> bool:
         namespace = _meta(pod).get("namespace", "")
-        ztunnel = self.ztunnel_for(pod)
         return (self.redirected(pod) and self.namespace_ambient(namespace)
-                and _labels(pod).get(DATAPLANE_MODE_LABEL) != "none"
-                and self.may_mint(namespace) and ztunnel is not None and is_ready(ztunnel))
+                and _labels(pod).get(DATAPLANE_MODE_LABEL) != "none")
+
+    def has_identity(self, pod: dict) -> bool:
+        ztunnel = self.ztunnel_for(pod)
+        return self.may_mint(_meta(pod).get("namespace", "")) and ztunnel is not None and is_ready(ztunnel)
+
+    def has_mesh_identity(self, pod: dict) -> bool:
+        return self.in_mesh(pod) and self.has_identity(pod)
 
     def strict_mtls(self, pod: dict) -> bool:
         """PeerAuthentication mode for the pod: workload selector > namespace-wide > mesh-wide."""
@@ -287,15 +314,18 @@ class _Index:
         return [p for p in self.pods_by_namespace.get(namespace, ())
                 if all(_labels(p).get(k) == v for k, v in selector.items())]
 
-    def waypoint(self, namespace: str, service: str, namespaces: Mapping[str, dict]) -> dict | None:
-        """The live waypoint pod serving the Service (istio.io/use-waypoint on the Service, else on
-        its namespace; "none" opts out), or None: then traffic goes straight to the endpoints."""
+    def waypoint(self, namespace: str, service: str, state: TwinState) -> dict | None:
+        """The waypoint pod serving the Service (istio.io/use-waypoint on the Service, else on its
+        namespace; "none" opts out), NO_WAYPOINT_POD when its Gateway exists without a live pod,
+        or None (no Gateway by that name: istiod binds none): traffic goes straight to the endpoints."""
         svc = self.services.get((namespace, service)) or {}
-        name = _labels(svc).get(USE_WAYPOINT_LABEL) or _labels(namespaces.get(namespace) or {}).get(USE_WAYPOINT_LABEL)
+        name = _labels(svc).get(USE_WAYPOINT_LABEL) or _labels(state.namespaces.get(namespace) or {}).get(USE_WAYPOINT_LABEL)
         if not name or name == "none":
             return None
+        if not any(_meta(g).get("namespace") == namespace and _meta(g).get("name") == name for g in state.gateways):
+            return None
         return next((p for p in self.pods_by_namespace.get(namespace, ())
-                     if _labels(p).get("gateway.networking.k8s.io/gateway-name") == name), None)
+                     if _labels(p).get("gateway.networking.k8s.io/gateway-name") == name), NO_WAYPOINT_POD)
 
     def sources(self, namespace: str, source: str) -> list[dict]:
         return [p for p in self.pods_by_namespace.get(namespace, ())
@@ -321,13 +351,18 @@ def _labels_for(reporter: str, src: dict, dst: dict, service: tuple[str, str], n
 
 
 def _count(out: dict[str, dict[SeriesKey, int]], ztunnel: dict, labels: tuple[str, ...], opened: int,
-           received: int, sent: int, close_labels: tuple[str, ...] | None = None) -> None:
+           received: int, sent: int, closed: int | None = None, close_flags: str = "-") -> None:
+    """One reporter's growth per tick. Byte series exist from the open on (ztunnel creates them in
+    ConnectionResult::new), so a refused connection shows them at zero; `opened=0` with bytes is a
+    long-lived connection: its open series is present (the endpoint starts it at 1) but flat."""
     series = out.setdefault(_meta(ztunnel)["uid"], {})
-    for family, value, key_labels in ((OPENED, opened, labels), (CLOSED, opened, close_labels or labels),
-                                      (RECEIVED, received, labels), (SENT, sent, labels)):
-        if value:
-            key = (family, key_labels)
-            series[key] = series.get(key, 0) + value
+    closed = opened if closed is None else closed
+    rows = [(OPENED, opened, labels), (RECEIVED, received, labels), (SENT, sent, labels)]
+    if closed:
+        rows.append((CLOSED, closed, _with_flags(labels, close_flags)))
+    for family, value, key_labels in rows:
+        key = (family, key_labels)
+        series[key] = series.get(key, 0) + value
 
 
 def _with_flags(labels: tuple[str, ...], flags: str) -> tuple[str, ...]:
@@ -353,46 +388,98 @@ def tick_increments(state: TwinState, edges: Iterable[Edge],
         if not endpoints:
             continue  # no Service or no ready backend: the client never gets a connection
         service = (edge.destination, edge.server_namespace)
-        waypoint = index.waypoint(edge.server_namespace, edge.destination, state.namespaces)
+        waypoint = index.waypoint(edge.server_namespace, edge.destination, state)
         for src in index.sources(edge.namespace, edge.source):
             for dst, n in zip(endpoints, _split(edge.connections_per_second, len(endpoints))):
                 if n:
-                    _count_pair(out, enrolment, state, src, dst, service, n, edge, waypoint)
+                    _Pair(out, enrolment, state, src, dst, service, n, edge).count(waypoint)
     return out
 
 
-def _count_pair(out, enrolment: Enrolment, state: TwinState, src: dict, dst: dict,
-                service: tuple[str, str], n: int, edge: Edge, waypoint: dict | None = None) -> None:
-    request, response = edge.request_bytes * n, edge.response_bytes * n
-    if waypoint is not None and enrolment.has_mesh_identity(src):
-        # Through the waypoint (§4): the client's ztunnel sends HBONE to the waypoint; the server's
-        # ztunnel sees the waypoint as its mTLS peer. The waypoint (Envoy) reports for itself.
-        labels = _labels_for("source", src, waypoint, service, state.nodes, pod_principal(src), "mutual_tls", "-")
-        _count(out, enrolment.ztunnel_for(src), labels, n, request, response)
-        if enrolment.has_mesh_identity(dst):
-            labels = _labels_for("destination", waypoint, dst, service, state.nodes, pod_principal(waypoint),
-                                 "mutual_tls", "-")
-            _count(out, enrolment.ztunnel_for(dst), labels, n, request, response)
-        return
-    if enrolment.has_mesh_identity(src) and enrolment.has_mesh_identity(dst):
-        principal = pod_principal(src)
-        for reporter, pod in (("source", src), ("destination", dst)):
-            labels = _labels_for(reporter, src, dst, service, state.nodes, principal, "mutual_tls", "-")
-            # Istio's convention: received = bytes the server received, for both reporters.
-            _count(out, enrolment.ztunnel_for(pod), labels, n, request, response)
-        return
-    denied = enrolment.redirected(dst) and enrolment.strict_mtls(dst)
-    if enrolment.redirected(src):
-        labels = _labels_for("source", src, dst, service, state.nodes, UNKNOWN, UNKNOWN, "-")
-        _count(out, enrolment.ztunnel_for(src), labels, n,
-               0 if denied else request, 0 if denied else response)
-    if enrolment.redirected(dst):
-        labels = _labels_for("destination", src, dst, service, state.nodes, UNKNOWN, UNKNOWN, "-")
-        if denied:
-            # Counted as opened, then closed by the STRICT policy without any bytes copied.
-            _count(out, enrolment.ztunnel_for(dst), labels, n, 0, 0, close_labels=_with_flags(labels, "DENY"))
+@dataclass
+class _Pair:
+    """One client pod's connections to one endpoint in one tick, counted as the ztunnels would."""
+    out: dict
+    enrolment: Enrolment
+    state: TwinState
+    src: dict
+    dst: dict
+    service: tuple[str, str]
+    n: int
+    edge: Edge
+
+    def labels(self, reporter: str, src: dict, dst: dict, principal: str, policy: str) -> tuple[str, ...]:
+        return _labels_for(reporter, src, dst, self.service, self.state.nodes, principal, policy, "-")
+
+    def delivered(self, ztunnel: dict, labels: tuple[str, ...]) -> None:
+        """Connections that work: a long-lived edge's pool only moves bytes; others open and close."""
+        request, response = self.edge.request_bytes * self.n, self.edge.response_bytes * self.n
+        # Istio's convention: received = bytes the server received, for both reporters.
+        _count(self.out, ztunnel, labels, 0 if self.edge.long_lived else self.n, request, response)
+
+    def refused(self, ztunnel: dict, labels: tuple[str, ...], flags: str) -> None:
+        """Every attempt opens and closes without a byte (a long-lived client keeps reconnecting)."""
+        _count(self.out, ztunnel, labels, self.n, 0, 0, close_flags=flags)
+
+    def count(self, waypoint: dict | None) -> None:
+        enrolment, src, dst = self.enrolment, self.src, self.dst
+        if waypoint is not None and enrolment.in_mesh(src):
+            self.through_waypoint(waypoint)
+        elif enrolment.in_mesh(src) and enrolment.in_mesh(dst):
+            self.hbone(src, dst, pod_principal(src))
         else:
-            _count(out, enrolment.ztunnel_for(dst), labels, n, request, response)
+            self.plaintext()
+
+    def hbone(self, client: dict, server: dict, principal: str) -> None:
+        """HBONE from the client pod (its ztunnel reports `source`) or from the waypoint (Envoy: it
+        reports for itself, no ztunnel counts that side)."""
+        enrolment = self.enrolment
+        from_pod = client is self.src
+        source_ztunnel = enrolment.ztunnel_for(client) if from_pod else None
+        if not enrolment.has_identity(server) or (from_pod and not enrolment.has_identity(client)):
+            # No certificate on one end: the handshake never completes, no plaintext fallback.
+            if source_ztunnel is not None:
+                self.refused(source_ztunnel, self.labels("source", client, server, principal, "mutual_tls"), "-")
+            return
+        denied = denying_policy(self.state.authorization_policies, server, principal, _meta(client).get("namespace", ""))
+        for reporter, ztunnel in (("source", source_ztunnel), ("destination", enrolment.ztunnel_for(server))):
+            if ztunnel is None:
+                continue
+            labels = self.labels(reporter, client, server, principal, "mutual_tls")
+            if denied:
+                # inbound.rs: assert_rbac fails -> record_with_flag(AuthorizationPolicyDenied); the
+                # client's ztunnel gets the 401 and records its error without a flag (1.28).
+                self.refused(ztunnel, labels, "DENY" if reporter == "destination" else "-")
+            else:
+                self.delivered(ztunnel, labels)
+
+    def through_waypoint(self, waypoint: dict) -> None:
+        # The client's ztunnel sends HBONE to the waypoint (reported as destination_workload); the
+        # server's ztunnel sees the waypoint as its mTLS peer. The waypoint (Envoy) reports for itself.
+        if waypoint is NO_WAYPOINT_POD:
+            return  # no waypoint endpoint: dropped before any counter (outbound log_early_deny)
+        src_ztunnel = self.enrolment.ztunnel_for(self.src)
+        labels = self.labels("source", self.src, waypoint, pod_principal(self.src), "mutual_tls")
+        if not self.enrolment.has_identity(self.src):
+            self.refused(src_ztunnel, labels, "-")
+            return
+        self.delivered(src_ztunnel, labels)
+        if self.enrolment.in_mesh(self.dst):
+            self.hbone(waypoint, self.dst, pod_principal(waypoint))
+
+    def plaintext(self) -> None:
+        enrolment, src, dst = self.enrolment, self.src, self.dst
+        denied = enrolment.redirected(dst) and enrolment.strict_mtls(dst)
+        # Counted at the destination before the authorization check (inbound_passthrough.rs), the
+        # client named by its pod; STRICT then closes it with DENY, no bytes copied.
+        for reporter, pod, flags in (("source", src, "-"), ("destination", dst, "DENY")):
+            if not enrolment.redirected(pod):
+                continue
+            labels = self.labels(reporter, src, dst, UNKNOWN, UNKNOWN)
+            if denied:
+                self.refused(enrolment.ztunnel_for(pod), labels, flags)
+            else:
+                self.delivered(enrolment.ztunnel_for(pod), labels)
 
 
 def redirected_pods_by_node(state: TwinState, enrolment: Enrolment | None = None) -> dict[str, int]:

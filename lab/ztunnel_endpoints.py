@@ -55,6 +55,8 @@ LISTS = {  # TwinState field -> collection path (all cluster-wide)
     "pods": "/api/v1/pods",
     "services": "/api/v1/services",
     "peer_authentications": "/apis/security.istio.io/v1/peerauthentications",
+    "authorization_policies": "/apis/security.istio.io/v1/authorizationpolicies",
+    "gateways": "/apis/gateway.networking.k8s.io/v1/gateways",
     "roles": "/apis/rbac.authorization.k8s.io/v1/roles",
     "role_bindings": "/apis/rbac.authorization.k8s.io/v1/rolebindings",
     "cluster_roles": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
@@ -100,7 +102,10 @@ class Endpoint:
             s.base, s.since, s.rate = s.value(tick), tick, increments.get(key, 0)
         for key, rate in increments.items():
             if key not in self.series:
-                self.series[key] = Series(series_prefix(*key), 0, rate, tick)
+                # An open series that does not grow belongs to a long-lived connection: ztunnel
+                # counted its open once, before we first saw it (traffic.py).
+                opened_before = 1 if key[0] == traffic.OPENED and rate == 0 else 0
+                self.series[key] = Series(series_prefix(*key), opened_before, rate, tick)
         self._cache = None
 
     def render(self, tick: int, generation: int) -> bytes:
@@ -202,6 +207,7 @@ class TwinReader:
             nodes={n["metadata"]["name"]: n for n in lists["nodes"]},
             pods=lists["pods"], services=lists["services"],
             peer_authentications=lists["peer_authentications"],
+            authorization_policies=lists["authorization_policies"], gateways=lists["gateways"],
             rbac=RbacIndex.build(lists["roles"], lists["role_bindings"], lists["cluster_roles"],
                                  lists["cluster_role_bindings"]))
 

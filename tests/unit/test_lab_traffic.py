@@ -137,9 +137,10 @@ def test_unlabelled_namespace_turns_the_edge_plaintext_and_strict_denies_it():
     assert (opened, labels["connection_security_policy"], labels["source_principal"]) == (3, "unknown", "unknown")
     labels, opened = only(dst_rows, OPENED, reporter="destination")
     assert (opened, labels["connection_security_policy"], labels["source_principal"]) == (3, "unknown", "unknown")
-    # STRICT PeerAuthentication: opened, then closed with DENY, and no bytes copied.
+    # STRICT PeerAuthentication: opened, then closed with DENY, and no bytes copied (ztunnel created
+    # the byte series at the open: they stay at zero).
     assert only(dst_rows, CLOSED)[0]["response_flags"] == "DENY"
-    assert not [r for r in dst_rows if r[0] in (RECEIVED, SENT)]
+    assert {n for fam, _, n in dst_rows if fam in (RECEIVED, SENT)} == {0}
 
 
 def test_plaintext_without_strict_is_closed_normally_and_copies_bytes():
@@ -160,16 +161,27 @@ def test_mesh_wide_strict_applies_and_namespace_permissive_overrides_it():
     assert only(_plaintext(parts)[1], CLOSED)[0]["response_flags"] == "-"
 
 
-def test_missing_workload_identity_rbac_makes_both_ends_plaintext():
-    src_rows, dst_rows = _plaintext(healthy(role_bindings=[]))
-    assert only(src_rows, OPENED)[0]["source_principal"] == "unknown"
-    assert only(dst_rows, OPENED)[0]["connection_security_policy"] == "unknown"
+def _identity_failure(parts: dict) -> None:
+    """No plaintext fallback: the source ztunnel counts a mutual_tls open as the client and closes
+    it without a byte; the destination ztunnel counts nothing (istio/ztunnel src/proxy/outbound.rs)."""
+    inc = tick_increments(state_of(parts), [EDGE])
+    src_rows = series(inc, "ztunnel-4")
+    labels, opened = only(src_rows, OPENED, reporter="source")
+    assert (labels["connection_security_policy"], labels["source_principal"], opened) == ("mutual_tls", CLIENT, 3)
+    closed, n = only(src_rows, CLOSED)
+    assert (closed["response_flags"], n) == ("-", 3)
+    assert {n for fam, _, n in src_rows if fam in (RECEIVED, SENT)} == {0}
+    assert not [r for r in series(inc, "ztunnel-5") if r[1]["source_workload_namespace"] == NS]
+
+
+def test_missing_workload_identity_rbac_leaves_source_only_opens_without_bytes():
+    _identity_failure(healthy(role_bindings=[]))
 
 
 def test_rbac_granting_only_one_of_the_two_verbs_is_not_enough():
     role = copy.deepcopy(WORKLOAD_IDENTITY_ROLE)
     role["rules"] = role["rules"][:1]  # token create, but no impersonate
-    _plaintext(healthy(roles=[role]))
+    _identity_failure(healthy(roles=[role]))
 
 
 def test_rbac_through_a_clusterrole_and_a_group_subject_counts():
@@ -199,7 +211,7 @@ def test_rule_matching_follows_the_rbac_authorizer(rule, allowed):
 def test_rolebinding_to_another_serviceaccount_does_not_count():
     binding = copy.deepcopy(WORKLOAD_IDENTITY_BINDING)
     binding["subjects"] = [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "other"}]
-    _plaintext(healthy(role_bindings=[binding]))
+    _identity_failure(healthy(role_bindings=[binding]))
 
 
 def test_missing_redirection_annotation_on_the_destination():
@@ -222,12 +234,10 @@ def test_missing_redirection_annotation_on_the_source_is_plaintext_inbound():
     assert (labels["connection_security_policy"], labels["response_flags"]) == ("unknown", "DENY")
 
 
-def test_unready_ztunnel_on_one_node_makes_the_edge_plaintext():
+def test_unready_ztunnel_on_the_servers_node_never_sees_the_connection():
     parts = healthy()
     parts["pods"][1] = ztunnel("worker-1", 5, ready=False)
-    src_rows, dst_rows = _plaintext(parts)
-    assert only(src_rows, OPENED)[0]["reporter"] == "source"
-    assert only(dst_rows, OPENED)[0]["reporter"] == "destination"
+    _identity_failure(parts)
 
 
 def test_no_ztunnel_on_a_node_means_no_series_from_that_node():
@@ -291,13 +301,97 @@ def test_active_proxy_count_counts_redirected_pods_per_node():
     assert redirected_pods_by_node(state_of(healthy())) == {"worker-0": 1, "worker-1": 1}
 
 
+WAYPOINT_POD = pod("waypoint-xyz", NS, "worker-1", ip="127.1.0.9", redirected=False, sa="waypoint",
+                   labels={"gateway.networking.k8s.io/gateway-name": "waypoint", "istio.io/dataplane-mode": "none"})
+WAYPOINT_GATEWAY = {"metadata": {"name": "waypoint", "namespace": NS}, "spec": {"gatewayClassName": "istio-waypoint"}}
+
+
+def _behind_waypoint(with_pod: bool = True, with_gateway: bool = True) -> dict:
+    parts = healthy()
+    parts["namespaces"][NS]["metadata"]["labels"]["istio.io/use-waypoint"] = "waypoint"
+    if with_pod:
+        parts["pods"].append(copy.deepcopy(WAYPOINT_POD))
+    state = state_of(parts)
+    state.gateways = [WAYPOINT_GATEWAY] if with_gateway else []
+    return tick_increments(state, [EDGE])
+
+
+def test_a_waypoint_gateway_without_a_pod_drops_connections_before_counting_them():
+    assert _behind_waypoint(with_pod=False) == {}
+
+
+def test_without_its_gateway_the_use_waypoint_label_binds_nothing_and_traffic_goes_direct():
+    labels, _ = only(series(_behind_waypoint(with_pod=False, with_gateway=False), "ztunnel-5"), OPENED)
+    assert (labels["source_principal"], labels["destination_workload"]) == (CLIENT, "chat-backend-def")
+
+
+def test_a_long_lived_edge_moves_bytes_without_opens_until_it_is_refused():
+    edge = Edge(namespace=NS, source="bff", destination="chat-backend", connections_per_second=3,
+                request_bytes=100, response_bytes=1000, long_lived=True)
+    rows = series(tick_increments(state_of(healthy()), [edge]), "ztunnel-5")
+    assert only(rows, OPENED)[1] == 0 and only(rows, RECEIVED)[1] == 300 and only(rows, SENT)[1] == 3000
+    assert not [r for r in rows if r[0] == CLOSED]
+    parts = healthy()
+    parts["namespaces"][NS]["metadata"]["labels"] = {}  # plaintext, denied under STRICT: it reconnects
+    rows = series(tick_increments(state_of(parts), [edge]), "ztunnel-5")
+    assert only(rows, OPENED)[1] == 3 and only(rows, CLOSED)[0]["response_flags"] == "DENY"
+
+
+def _policy(action: str, **spec) -> dict:
+    return {"metadata": {"name": f"{action.lower()}-bff", "namespace": NS}, "spec": {"action": action, **spec}}
+
+
+def _with_policies(*policies) -> dict:
+    state = state_of(healthy())
+    state.authorization_policies = list(policies)
+    return tick_increments(state, [EDGE])
+
+
+def test_a_deny_policy_makes_both_ztunnels_count_refused_mutual_tls():
+    deny = _policy("DENY", selector={"matchLabels": {"app": "chat-backend"}},
+                   rules=[{"from": [{"source": {"principals": [f"cluster.local/ns/{NS}/sa/bff"]}}]}])
+    inc = _with_policies(deny)
+    dst, src = series(inc, "ztunnel-5"), series(inc, "ztunnel-4")
+    labels, n = only(dst, CLOSED)
+    assert (labels["connection_security_policy"], labels["source_principal"], labels["response_flags"], n) == (
+        "mutual_tls", CLIENT, "DENY", 3)
+    assert only(src, CLOSED)[0]["response_flags"] == "-"
+    assert {n for fam, _, n in dst + src if fam in (RECEIVED, SENT)} == {0}
+
+
+@pytest.mark.parametrize("policy, denied", [
+    (_policy("ALLOW", rules=[{"from": [{"source": {"namespaces": ["openshift-ingress"]}}]}]), True),
+    (_policy("ALLOW", rules=[{"from": [{"source": {"principals": [f"cluster.local/ns/{NS}/sa/*"]}}]}]), False),
+    (_policy("ALLOW", rules=[{"to": [{"operation": {"methods": ["GET"]}}]}]), True),   # HTTP rule: dropped
+    (_policy("ALLOW", targetRefs=[{"kind": "Gateway", "name": "waypoint"}], rules=[]), False),  # a waypoint's
+    (_policy("DENY", rules=[{"from": [{"source": {"notNamespaces": [NS]}}]}]), False),
+])
+def test_allow_and_deny_follow_ztunnel(policy, denied):
+    labels, _ = only(series(_with_policies(policy), "ztunnel-5"), CLOSED)
+    assert (labels["response_flags"] == "DENY") is denied
+
+
+def test_a_non_mesh_caller_is_named_by_its_pod_and_denied_under_strict():
+    parts = healthy()
+    parts["namespaces"]["openshift-ingress"] = {"metadata": {"name": "openshift-ingress"}}
+    parts["pods"].append(pod("router-default-5f7d9-x2p4q", "openshift-ingress", "worker-0", app="router",
+                             ip="127.1.0.7", redirected=False,
+                             labels={"ingresscontroller.operator.openshift.io/deployment-ingresscontroller": "default"}))
+    router = Edge(namespace="openshift-ingress", source="router", destination="chat-backend", destination_namespace=NS)
+    rows = series(tick_increments(state_of(parts), [router]), "ztunnel-5")
+    labels, n = only(rows, CLOSED)
+    assert (labels["source_workload_namespace"], labels["source_principal"], labels["connection_security_policy"],
+            labels["response_flags"], n) == ("openshift-ingress", "unknown", "unknown", "DENY", 1)
+    assert series(tick_increments(state_of(parts), [router]), "ztunnel-4") == []  # the router is not redirected
+
+
 def test_a_service_behind_a_waypoint_is_reached_through_it():
     parts = healthy()
     parts["namespaces"][NS]["metadata"]["labels"]["istio.io/use-waypoint"] = "waypoint"
-    parts["pods"].append(pod("waypoint-xyz", NS, "worker-1", ip="127.1.0.9", redirected=False, sa="waypoint",
-                             labels={"gateway.networking.k8s.io/gateway-name": "waypoint",
-                                     "istio.io/dataplane-mode": "none"}))
-    inc = tick_increments(state_of(parts), [EDGE])
+    parts["pods"].append(WAYPOINT_POD)
+    state = state_of(parts)
+    state.gateways = [WAYPOINT_GATEWAY]
+    inc = tick_increments(state, [EDGE])
     labels, _ = only(series(inc, "ztunnel-4"), OPENED, reporter="source")
     assert (labels["destination_workload"], labels["destination_principal"]) == (
         "waypoint-xyz", f"spiffe://cluster.local/ns/{NS}/sa/waypoint")
