@@ -266,9 +266,6 @@ class Enrolment:
         ztunnel = self.ztunnel_for(pod)
         return self.may_mint(_meta(pod).get("namespace", "")) and ztunnel is not None and is_ready(ztunnel)
 
-    def has_mesh_identity(self, pod: dict) -> bool:
-        return self.in_mesh(pod) and self.has_identity(pod)
-
     def strict_mtls(self, pod: dict) -> bool:
         """PeerAuthentication mode for the pod: workload selector > namespace-wide > mesh-wide."""
         namespace = _meta(pod).get("namespace", "")
@@ -351,15 +348,14 @@ def _labels_for(reporter: str, src: dict, dst: dict, service: tuple[str, str], n
 
 
 def _count(out: dict[str, dict[SeriesKey, int]], ztunnel: dict, labels: tuple[str, ...], opened: int,
-           received: int, sent: int, closed: int | None = None, close_flags: str = "-") -> None:
+           received: int, sent: int, close_flags: str = "-") -> None:
     """One reporter's growth per tick. Byte series exist from the open on (ztunnel creates them in
     ConnectionResult::new), so a refused connection shows them at zero; `opened=0` with bytes is a
     long-lived connection: its open series is present (the endpoint starts it at 1) but flat."""
     series = out.setdefault(_meta(ztunnel)["uid"], {})
-    closed = opened if closed is None else closed
     rows = [(OPENED, opened, labels), (RECEIVED, received, labels), (SENT, sent, labels)]
-    if closed:
-        rows.append((CLOSED, closed, _with_flags(labels, close_flags)))
+    if opened:  # each connection of the tick also ends in it
+        rows.append((CLOSED, opened, _with_flags(labels, close_flags)))
     for family, value, key_labels in rows:
         key = (family, key_labels)
         series[key] = series.get(key, 0) + value

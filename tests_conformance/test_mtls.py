@@ -1,9 +1,10 @@
 """Live mTLS: every profiled edge of an ambient tenant is encrypted, by ztunnel's own counters.
 
-Evidence is a delta over --mtls-window, not presence: the destination ztunnel counts new
-connections with connection_security_policy="mutual_tls" and the source's SPIFFE principal, and
-no plaintext connection toward the destination grows. One test per (source, edge): with
---mtls-source both, the probe and Prometheus must each pass, so they must agree.
+Evidence is a delta over --mtls-window, not presence: the destination ztunnel's mutual_tls series
+from the source's SPIFFE principal delivered data (bytes, or connections completed without DENY),
+hop by hop through a waypoint; no plaintext from the source, none accepted from anyone
+(mtls/evidence.py says what a healthy and a broken cluster show). One test per (source, edge):
+with --mtls-source both, the probe and Prometheus must each pass, so they must agree.
 """
 
 import pytest
@@ -25,6 +26,6 @@ def pytest_generate_tests(metafunc):
 
 
 def test_edge_traffic_is_mutual_tls(mtls_verdict):
-    """ztunnel counted new mutual_tls connections from the profiled identity, and no plaintext, on the edge"""
+    """ztunnel saw the profiled identity deliver mutual_tls data on the edge, and no plaintext got through"""
     if mtls_verdict.findings:
         raise AssertionError(render_all(mtls_verdict.findings))

@@ -181,6 +181,27 @@ def check_stuck_container_creating(api):
     assert api.get(f"/apis/apps/v1/namespaces/{PILOT}/deployments/chat-backend")["status"]["unavailableReplicas"] == 1
 
 
+def check_authorizationpolicy_denies_edge(api):
+    policy = api.get(f"/apis/security.istio.io/v1/namespaces/{PILOT}/authorizationpolicies/eap-b-deny-bff")
+    assert policy["spec"]["action"] == "DENY" and "targetRefs" not in policy["spec"]  # ztunnel's, not a waypoint's
+    assert policy["spec"]["selector"]["matchLabels"] == {"app": "eap-domain-group-b"}
+
+
+def check_peerauthentication_lets_plaintext_in(api):
+    pa = api.get("/apis/security.istio.io/v1/namespaces/ossm3-demo/peerauthentications/demo-server-permissive")
+    assert (pa["spec"]["selector"]["matchLabels"], pa["spec"]["mtls"]["mode"]) == ({"app": "demo-server"}, "PERMISSIVE")
+    namespace_wide = api.get("/apis/security.istio.io/v1/namespaces/ossm3-demo/peerauthentications/default")
+    assert namespace_wide["spec"]["mtls"]["mode"] == "STRICT"
+
+
+def check_waypoint_pods_gone(api):
+    gateway = api.get("/apis/gateway.networking.k8s.io/v1/namespaces/apps-team-x/gateways/waypoint")
+    assert cond(gateway, "Programmed")["status"] == "True"  # address assignment, not pod readiness
+    dep = api.get("/apis/apps/v1/namespaces/apps-team-x/deployments/waypoint")
+    assert dep["spec"]["replicas"] == 0 and not dep["status"].get("replicas")
+    assert not [p for p in _pods(api, "apps-team-x") if p["metadata"]["name"].startswith("waypoint-")]
+
+
 CHECKS = {
     "ztunnel-rbac-missing": check_rbac_missing,
     "cni-daemonset-degraded": check_cni_degraded,
@@ -202,6 +223,9 @@ CHECKS = {
     "pod-opted-out": check_pod_opted_out,
     "native-sidecar-in-ambient-tenant": check_native_sidecar,
     "pod-stuck-container-creating": check_stuck_container_creating,
+    "authorizationpolicy-denies-edge": check_authorizationpolicy_denies_edge,
+    "peerauthentication-lets-plaintext-in": check_peerauthentication_lets_plaintext_in,
+    "waypoint-pods-gone": check_waypoint_pods_gone,
 }
 
 

@@ -26,6 +26,8 @@ PILOT = "bank-employees-jboss-chat"
 PILOT_EDGES = [("bff", "chat-backend"), ("bff", "eap-domain-group-a"), ("bff", "eap-domain-group-b")]
 CLIENT = f"spiffe://cluster.local/ns/{PILOT}/sa/bff"
 OPENED = "istio_tcp_connections_opened_total"
+CLOSED = "istio_tcp_connections_closed_total"
+RECEIVED = "istio_tcp_received_bytes_total"
 SETTLE_S = 10  # the endpoints relist within ~1 s of a change; bounded with room for a busy machine
 
 
@@ -64,14 +66,21 @@ def samples(ip: str) -> list:
     return [s for family in text_string_to_metric_families(text) for s in family.samples]
 
 
-def edge_series(api, reporter: str, source: str, destination: str) -> list:
-    """The node's ztunnel series for one pilot edge, scraped from the node that reports it."""
-    pods = {p["metadata"]["labels"].get("app"): p for p in api.get(f"/api/v1/namespaces/{PILOT}/pods")["items"]}
-    node = pods[source if reporter == "source" else destination]["spec"]["nodeName"]
+def edge_series(api, reporter: str, source: str, destination: str, name: str = OPENED, namespace: str = PILOT,
+                source_namespace: str = PILOT) -> list:
+    """The node's ztunnel series for one edge, scraped from the node that reports it."""
+    node = _node_of(api, source_namespace if reporter == "source" else namespace,
+                    source if reporter == "source" else destination)
     ip = ztunnel_pods(api)[node]["status"]["podIP"]
-    service = f"{destination}.{PILOT}.svc.cluster.local"
-    return [s for s in samples(ip) if s.name == OPENED and s.labels["reporter"] == reporter
-            and s.labels["source_workload_namespace"] == PILOT and s.labels["destination_service"] == service]
+    service = f"{destination}.{namespace}.svc.cluster.local"
+    return [s for s in samples(ip) if s.name == name and s.labels["reporter"] == reporter
+            and s.labels["source_workload_namespace"] == source_namespace and s.labels["destination_service"] == service]
+
+
+def _node_of(api, namespace: str, app: str) -> str:
+    pods = api.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
+    return next(p["spec"]["nodeName"] for p in pods if p["metadata"]["labels"].get("app") == app
+                or p["metadata"]["name"].startswith(app + "-"))
 
 
 def total(series, **labels) -> float:
@@ -133,7 +142,9 @@ def test_pilot_edges_are_mutual_tls_with_the_client_principal(api, source, desti
         assert {s.labels["destination_principal"] for s in series} == {
             f"spiffe://cluster.local/ns/{PILOT}/sa/{destination}"}
         assert len(series[0].labels) == 27  # ztunnel 1.25+: 23 labels plus four locality labels
-    grows(lambda: total(edge_series(api, "destination", source, destination), connection_security_policy="mutual_tls"))
+    # Delivered data, not opens: bff -> chat-backend rides long-lived connections (lab/twin_traffic.yaml).
+    grows(lambda: total(edge_series(api, "destination", source, destination, RECEIVED),
+                        connection_security_policy="mutual_tls"))
     plaintext = total(edge_series(api, "destination", source, destination), connection_security_policy="unknown")
     time.sleep(1.5)
     assert total(edge_series(api, "destination", source, destination),
@@ -161,18 +172,68 @@ def test_rbac_evaluator_agrees_with_subject_access_reviews(api, lab):
         assert not compare().ztunnel_may_mint(PILOT)
 
 
-def test_missing_workload_identity_rbac_turns_pilot_edges_plaintext(api, lab):
+def test_missing_workload_identity_rbac_leaves_source_only_opens_and_no_plaintext(api, lab):
+    """No certificate: no plaintext fallback. The source ztunnel counts mutual_tls opens as bff and
+    moves no bytes; the destination ztunnels stop counting the edge (istio/ztunnel outbound.rs)."""
     with fault(lab.kubeconfig, "ztunnel-rbac-missing"):
         for source, destination in PILOT_EDGES:
-            grows(lambda: total(edge_series(api, "destination", source, destination),
-                                connection_security_policy="unknown", source_principal="unknown"))
-            # STRICT PeerAuthentication in the pilot: the plaintext is denied at the destination.
-            grows(lambda: sum(s.value for s in _closed(api, destination) if s.labels["response_flags"] == "DENY"))
-            mtls = lambda: total(edge_series(api, "destination", source, destination),
-                                 connection_security_policy="mutual_tls")
-            before = mtls()
+            grows(lambda: total(edge_series(api, "source", source, destination),
+                                connection_security_policy="mutual_tls", source_principal=CLIENT))
+            flat = (lambda: total(edge_series(api, "source", source, destination, RECEIVED)),
+                    lambda: total(edge_series(api, "destination", source, destination)),
+                    lambda: total(edge_series(api, "destination", source, destination, RECEIVED)))
+            before = [read() for read in flat]
             time.sleep(1.5)
-            assert mtls() == before, "mutual_tls kept growing without workload identity"
+            assert [read() for read in flat] == before, "bytes or destination counts moved without workload identity"
+
+
+def test_the_long_lived_edge_moves_bytes_without_opening_connections(api):
+    opened = lambda: total(edge_series(api, "destination", "bff", "chat-backend"), connection_security_policy="mutual_tls")
+    before = opened()
+    grows(lambda: total(edge_series(api, "destination", "bff", "chat-backend", RECEIVED),
+                        connection_security_policy="mutual_tls", source_principal=CLIENT))
+    assert opened() == before >= 1, "a pooled connection opened once, before the window"
+
+
+def test_the_routers_plaintext_is_denied_at_demo_server_under_strict(api):
+    def router(name, **labels):
+        return total(edge_series(api, "destination", "router-default", "demo-server", name, namespace="ossm3-demo",
+                                 source_namespace="openshift-ingress"), **labels)
+    grows(lambda: router(CLOSED, response_flags="DENY", connection_security_policy="unknown", source_principal="unknown"))
+    bytes_before = router(RECEIVED)  # counters outlive faults: an earlier accepted-plaintext fault stays counted
+    time.sleep(1.5)
+    assert router(RECEIVED) == bytes_before, "STRICT let the router's plaintext through on the healthy twin"
+
+
+def test_an_authorization_policy_denial_closes_mutual_tls_with_deny(api, lab):
+    with fault(lab.kubeconfig, "authorizationpolicy-denies-edge"):
+        grows(lambda: total(edge_series(api, "destination", "bff", "eap-domain-group-b", CLOSED),
+                            connection_security_policy="mutual_tls", source_principal=CLIENT, response_flags="DENY"))
+        received = lambda: total(edge_series(api, "destination", "bff", "eap-domain-group-b", RECEIVED))
+        before = received()
+        time.sleep(1.5)
+        assert received() == before
+
+
+def test_a_permissive_override_lets_the_routers_plaintext_in(api, lab):
+    with fault(lab.kubeconfig, "peerauthentication-lets-plaintext-in"):
+        grows(lambda: total(edge_series(api, "destination", "router-default", "demo-server", RECEIVED,
+                                        namespace="ossm3-demo", source_namespace="openshift-ingress"),
+                            connection_security_policy="unknown"))
+
+
+def test_waypoint_pods_gone_stops_the_waypoint_edges_counters(api, lab):
+    def web(reporter):
+        return total(edge_series(api, reporter, "frontend", "web", RECEIVED, namespace="apps-team-x",
+                                 source_namespace="apps-team-x"))
+    grows(lambda: web("source"))
+    with fault(lab.kubeconfig, "waypoint-pods-gone"):
+        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SETTLE_S), wait=tenacity.wait_fixed(0.5),
+                                         reraise=True):
+            with attempt:
+                before = web("source")
+                time.sleep(1.5)
+                assert web("source") == before
 
 
 def _closed(api, destination: str) -> list:

@@ -25,13 +25,19 @@ pytestmark = pytest.mark.lab
 EXPECTATIONS = yaml.safe_load((Path(__file__).parent / "fault_expectations.yaml").read_text())
 SOURCES = ("probe", "prometheus")
 PILOT_EDGE = "bank-employees-jboss-chat:bff->chat-backend"
-# What the destination's ztunnel shows under the faults that break the pilot's mTLS: plaintext
-# counted, or (namespace unlabelled, so istio-cni no longer redirects either end) nothing at all
-# while the mutual_tls series stays flat.
+# What the pilot edge's probe message shows under the faults that break the pilot's mTLS, and the
+# cause it names: plaintext counted (CNI not redirecting bff); an identity failure (source-only
+# opens, nothing at the destination, no plaintext fallback); or, namespace unlabelled (istio-cni
+# no longer redirects either end), nothing at all.
 OBSERVED = {
-    "plaintext-traffic": re.compile(r"grew: policy unknown, reporter \w+, source_principal unknown: \+[1-9]"),
-    "ztunnel-rbac-missing": re.compile(r"grew: policy unknown, reporter \w+, source_principal unknown: \+[1-9]"),
-    "namespace-unlabelled": re.compile(r"grew: nothing, on any ztunnel; flat: policy mutual_tls"),
+    "plaintext-traffic": (re.compile(r"plaintext from bff \(bank-employees-jboss-chat\) grew: .*policy unknown, "
+                                     r"reporter destination, source_principal unknown, from bff: \+[1-9]"),
+                          "CNI plugin not active on the node; or namespace not labelled"),
+    "ztunnel-rbac-missing": (re.compile(r"opened mutual_tls connections as spiffe://\S+/sa/bff \(\+[1-9]\d* opened, "
+                                        r"\+0 bytes.*the destination never saw the connection"),
+                             "request impersonation authentication failure"),
+    "namespace-unlabelled": (re.compile(r"grew toward chat-backend: nothing, on any ztunnel"),
+                             "CNI plugin not active on the node; or namespace not labelled"),
 }
 
 
@@ -73,7 +79,7 @@ def test_healthy_twin_passes_everything(lab, api, tmp_path):
     assert set(run.outcomes.values()) == {"passed"}, {t: o for t, o in run.outcomes.items() if o != "passed"}
     assert any(t.startswith("test_mtls.py::") for t in run.outcomes), "mTLS evidence did not run"
     edges = _by_edge(run)
-    assert len(edges) == 4 and all(o == {"probe": "passed", "prometheus": "passed"} for o in edges.values()), edges
+    assert len(edges) == 5 and all(o == {"probe": "passed", "prometheus": "passed"} for o in edges.values()), edges
     assert _probe_pods(api) == []
 
 
@@ -91,6 +97,7 @@ def test_fault_fails_exactly_its_tests(lab, api, twin, tmp_path, fault):
     assert any(fragment in run.messages[t] for t in expected), f"no failure names the cause {fragment!r}"
     if fault in OBSERVED:
         message = run.messages[f"test_mtls.py::test_edge_traffic_is_mutual_tls[probe-{PILOT_EDGE}]"]
-        assert PILOT_EDGE in message and "ztunnel ztunnel-" in message and OBSERVED[fault].search(message), message
-        assert "CNI plugin not active on the node; or namespace not labelled" in message
+        observed, cause = OBSERVED[fault]
+        assert PILOT_EDGE in message and observed.search(message), message
+        assert cause in message, message
     assert _probe_pods(api) == []
