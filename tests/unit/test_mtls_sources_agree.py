@@ -1,0 +1,72 @@
+"""The probe and Prometheus answer the same questions: one set of counter deltas, seen through
+each source's own path (the probe's scrape parsing; Prometheus' increase() rows for the PromQL
+prometheus.py sends), gets the same verdict and the same incident report."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_mtls_evidence import ROUTER, _obs, conn
+from mtls_samples import EDGE, NS, series
+
+from ossm_conformance.mtls import evidence, prometheus
+from ossm_conformance.mtls.observation import Observation
+
+
+class _Prometheus:
+    """Answers each increase() query from the probe's deltas, grouped by the query's `by` labels,
+    filtered by its destination namespace matcher, as Prometheus would."""
+    url = "http://prometheus.test"
+
+    def __init__(self, probe: Observation):
+        self.probe, self.queries = probe, []
+
+    def custom_query(self, query: str, params=None):
+        self.queries.append(query)
+        by = [label.strip() for label in re.search(r"sum by \(([^)]*)\)", query).group(1).split(",")]
+        counter = re.search(r"increase\((\w+)\{", query).group(1)
+        namespaces = re.search(r'destination_workload_namespace=~"([^"]*)"', query).group(1).split("|")
+        rows: dict[tuple, float] = {}
+        for d in self.probe.deltas:
+            if d.name != counter or d.labels.get("destination_workload_namespace") not in namespaces:
+                continue
+            labels = {**d.labels, "pod": d.ztunnel, "node": self.probe.ztunnels[d.ztunnel].node}
+            key = tuple((k, labels.get(k, "")) for k in by)
+            rows[key] = rows.get(key, 0.0) + d.delta
+        return [{"metric": dict(k), "value": [0, str(v)]} for k, v in rows.items()]
+
+
+CASES = {
+    "long-lived pass": [conn(series(), bytes=9000)],
+    "router denied": [conn(series(), opened=2, closed=2, bytes=10), conn(series(**ROUTER), opened=3, closed=3, flags="DENY")],
+    "router accepted": [conn(series(), bytes=10), conn(series(**ROUTER), opened=3, closed=3, bytes=30)],
+    "authorization deny": [conn(series(), opened=4, closed=4, flags="DENY")],
+    "identity failure": [conn(series(reporter="source"), opened=5, closed=5, base=0)],
+    "own plaintext": [conn(series(policy="unknown", principal="unknown"), opened=2, closed=2, flags="DENY")],
+    "silence": [conn(series())],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_both_sources_give_the_same_verdict(case):
+    probe = _obs(*CASES[case])
+    fake = _Prometheus(probe)
+    from_prometheus = prometheus.observe(fake, [NS], probe.window)
+    assert len(fake.queries) == 4  # one per counter for one namespace chunk
+    verdicts = [evidence.judge(NS, EDGE, "cluster.local", obs, policies=(f"{NS}/p (DENY)",))
+                for obs in (probe, from_prometheus)]
+    assert verdicts[0].outcome == verdicts[1].outcome
+    assert verdicts[0].notes == verdicts[1].notes
+    # Only the source's name and the ztunnel version (the probe reads istio_build) may differ.
+    texts = [[f.render().replace(f"({src})", "").replace(", ztunnel 1.28.3", "") for f in v.findings]
+             for v, src in zip(verdicts, ("probe", "prometheus"))]
+    assert texts[0] == texts[1]
+
+
+def test_the_promql_asks_for_every_label_the_judge_reads():
+    query = prometheus.query_for("istio_tcp_connections_closed_total", ["a", "b"], 120)
+    assert 'increase(istio_tcp_connections_closed_total{destination_workload_namespace=~"a|b"}[120000ms])' in query
+    for label in ("response_flags", "source_principal", "source_workload", "source_workload_namespace", "reporter",
+                  "connection_security_policy", "destination_workload", "pod"):
+        assert label in query
