@@ -199,9 +199,10 @@ def _never_arrived(case: _Case, sent: Flow) -> Finding:
     actual = (f"the source ztunnel opened mutual_tls connections as {case.principal} ({sent.describe()}) but moved "
               f"no bytes, and the destination ztunnel counted nothing: the destination never saw the connection")
     fix = (f"No plaintext fallback: the HBONE connection failed before reaching {case.edge.destination}. Most often "
-           f"ztunnel has no workload certificate (istiod: \"request impersonation authentication failure\"): "
-           f"{runbook.WORKLOAD_IDENTITY_RBAC} {runbook.TRUSTED_ZTUNNEL_NAMESPACE} Otherwise the destination "
-           f"node's ztunnel is not accepting HBONE (oc -n ztunnel get pods -o wide: Ready on that node?).")
+           f"ztunnel could not get a workload certificate: check the ztunnel-workload-identity Role/RoleBinding of "
+           f"{' and '.join(dict.fromkeys((case.tenant, case.dest_ns)))}. {runbook.WORKLOAD_IDENTITY_RBAC} "
+           f"{runbook.TRUSTED_ZTUNNEL_NAMESPACE} Otherwise the destination node's ztunnel is not accepting HBONE "
+           f"(oc -n ztunnel get pods -o wide: Ready on that node?).")
     return _finding(case, actual, fix)
 
 
