@@ -106,3 +106,42 @@ def test_runs_as_shipped_with_the_standard_library_only(ztunnel):
     assert proc.returncode == 0, proc.stderr
     assert "=== ossm-probe end window=0.2" in proc.stdout
     assert len([s for s in parse_probe_log(proc.stdout) if s.ok]) == 2
+
+
+class _SlowFirstRound(BaseHTTPRequestHandler):
+    """Records when each endpoint (the address it was dialled on) was sampled; the first round is
+    slow (a loaded node), the second fast."""
+    sampled: dict[str, list[float]] = {}
+
+    def do_GET(self):  # noqa: N802 — http.server's name
+        import time
+        ip = self.connection.getsockname()[0]
+        if not self.sampled.get(ip):
+            time.sleep(0.15)
+        self.sampled.setdefault(ip, []).append(time.monotonic())
+        body = exposition([(series(), len(self.sampled[ip]))]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_every_endpoint_is_scraped_twice_at_least_the_window_apart():
+    """With more endpoints than scrape threads and a slow first round, counting the window from the
+    start would leave the last endpoints almost no time between their two scrapes."""
+    _SlowFirstRound.sampled = {}
+    server = ThreadingHTTPServer(("0.0.0.0", 0), _SlowFirstRound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        targets = [{"pod": f"ztunnel-{i}", "node": f"w-{i}", "ip": f"127.0.0.{i + 1}"} for i in range(20)]
+        env = {"PROBE_TARGETS": json.dumps(targets), "PROBE_WINDOW": "0.2", "PROBE_PORT": str(server.server_address[1]),
+               "PROBE_NAMESPACES": "bank-employees-jboss-chat", "PROBE_SCRAPE_TIMEOUT": "5"}
+        probe_program.main(env, io.StringIO())
+    finally:
+        server.shutdown()
+        server.server_close()
+    gaps = {ip: times[1] - times[0] for ip, times in _SlowFirstRound.sampled.items()}
+    assert len(gaps) == 20 and min(gaps.values()) >= 0.2, gaps

@@ -172,8 +172,11 @@ def main(environ=None, out=None):
     started = time.monotonic()
     scrape_round(0, targets, port, path, timeout, namespaces, out)
     # The observation window: counters must grow between the two rounds (deltas, not presence).
+    # It starts when the first round has ended, so every endpoint's two scrapes are at least
+    # `window` apart: counted from the start, a slow first round (150 endpoints on a loaded node)
+    # would leave the last endpoints a fraction of a second, too little to see a counter move.
     # This program runs inside the probe pod; the suite itself waits only through bounded polls.
-    time.sleep(max(0.0, window - (time.monotonic() - started)))
+    time.sleep(window)
     scrape_round(1, targets, port, path, timeout, namespaces, out)
     out.write(f"{HEADER} end window={window:g} elapsed={time.monotonic() - started:.2f}\n")
     out.flush()
