@@ -80,7 +80,6 @@ def up(args) -> int:
         seed.save_params(paths.seed_params, args.nodes, args.extra_tenants, slot, args.extra_namespaces)
         reconcile.save_baseline(api, paths)
         api.close()
-        prometheus_url = None
         if args.services:
             # The metrics endpoints, node agent and Prometheus (lab/services.py) start last: they
             # read the seeded twin.
@@ -88,8 +87,7 @@ def up(args) -> int:
             for name, svc in services.start(paths.root, paths.kubeconfig).items():
                 procs[name] = cp.record(svc["pid"], svc.get("url"))
                 cp.write_pids(paths, procs)
-            prometheus_url = (procs.get("prometheus") or {}).get("url")
-        cp.write_env(paths, api_url, prometheus_url, procs)
+        cp.write_env(paths, api_url, procs)
     except BaseException:
         cp.stop(procs)
         if not args.keep_on_failure:

@@ -248,10 +248,13 @@ def write_kubeconfig(paths: LabPaths, api_url: str) -> None:
     paths.kubeconfig.chmod(0o600)
 
 
-def write_env(paths: LabPaths, api_url: str, prometheus_url: str | None, procs: dict[str, dict]) -> None:
+def write_env(paths: LabPaths, api_url: str, procs: dict[str, dict]) -> None:
+    """The lab's env file; service URLs come from the recorded processes (empty when not started)."""
     values = {
         "KUBECONFIG": str(paths.kubeconfig), "LAB_API_URL": api_url,
-        "LAB_PROMETHEUS_URL": prometheus_url or "", "LAB_DIR": str(paths.root),
+        "LAB_PROMETHEUS_URL": (procs.get("prometheus") or {}).get("url") or "",
+        "LAB_PUSHGATEWAY_URL": (procs.get("pushgateway") or {}).get("url") or "",
+        "LAB_DIR": str(paths.root),
         "LAB_PIDS": " ".join(str(r["pid"]) for r in procs.values()),
     }
     paths.env.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items()))

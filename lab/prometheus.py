@@ -2,7 +2,8 @@
 
 The config is regenerated from lab/prometheus.yml whenever the set of ztunnel pods changes (the
 ztunnel endpoints process calls write_config + reload), so a bench twin with hundreds of nodes is
-scraped without restarting Prometheus.
+scraped without restarting Prometheus. The pushgateway job's target, written once by
+lab/services.py, is kept across those rewrites.
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def binary() -> str:
     return found
 
 
-def render_config(targets: list[dict]) -> dict:
-    """targets: [{"ip", "pod", "node"}] -> the Prometheus config as a dict."""
+def render_config(targets: list[dict], pushgateway: str | None = None) -> dict:
+    """targets: [{"ip", "pod", "node"}], pushgateway: "host:port" or None -> the Prometheus config as a dict."""
     config = yaml.safe_load(TEMPLATE.read_text())
     interval = os.environ.get(SCRAPE_INTERVAL_ENV)
     if interval:
@@ -39,13 +40,27 @@ def render_config(targets: list[dict]) -> dict:
         {"targets": [f"{t['ip']}:15020"], "labels": {"namespace": "ztunnel", "pod": t["pod"], "node": t["node"]}}
         for t in targets
     ]
+    push_job = next(j for j in config["scrape_configs"] if j["job_name"] == "pushgateway")
+    push_job["static_configs"] = [{"targets": [pushgateway]}] if pushgateway else []
     return config
 
 
-def write_config(path: Path, targets: list[dict]) -> None:
+def pushgateway_target(path: Path) -> str | None:
+    """The pushgateway target of the config at `path`, if it has one."""
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    job = next((j for j in config.get("scrape_configs") or [] if j.get("job_name") == "pushgateway"), {})
+    return next((t for sc in job.get("static_configs") or [] for t in sc.get("targets") or []), None)
+
+
+def write_config(path: Path, targets: list[dict], pushgateway: str | None = None) -> None:
+    """Writes the config; without `pushgateway`, the target already in the file is kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    pushgateway = pushgateway or pushgateway_target(path)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(render_config(targets), sort_keys=False))
+    tmp.write_text(yaml.safe_dump(render_config(targets, pushgateway), sort_keys=False))
     tmp.replace(path)  # atomic: a reload never reads half a file
 
 

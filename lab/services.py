@@ -1,4 +1,5 @@
-"""Starts the lab's services next to the control plane: ztunnel endpoints, node agent, Prometheus.
+"""Starts the lab's services next to the control plane: ztunnel endpoints, node agent, Prometheus,
+and a Pushgateway when Debian's prometheus-pushgateway is installed.
 
 `python -m lab up` calls `start(lab_dir, kubeconfig)` once the twin is seeded, records the
 returned pids, and `down` stops them. Each service runs detached in its own session with its
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import tenacity
 
-from lab import control_plane, prometheus
+from lab import control_plane, prometheus, pushgateway
 from lab.kubeapi import Api
 from lab.paths import REPO
 from lab.traffic import ztunnel_pods_by_node
@@ -72,7 +73,7 @@ def _ztunnel_targets(kubeconfig: Path) -> list[dict]:
 
 
 def start(lab_dir: Path, kubeconfig: Path) -> dict[str, dict]:
-    """Starts the three services; returns {name: {"pid": int, "url": str | None}}."""
+    """Starts the services; returns {name: {"pid": int, "url": str | None}}."""
     lab_dir, kubeconfig = Path(lab_dir).resolve(), Path(kubeconfig).resolve()
     logs = lab_dir / "logs"
     started: dict[str, subprocess.Popen] = {}
@@ -87,7 +88,8 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
     targets = _ztunnel_targets(kubeconfig)
     prom_dir = lab_dir / "prometheus"
     config = prom_dir / "prometheus.yml"
-    prometheus.write_config(config, targets)
+    push_url = _start_pushgateway(logs, started)
+    prometheus.write_config(config, targets, push_url and push_url.removeprefix("http://"))
     port = control_plane.free_port()
     prom_url = f"http://127.0.0.1:{port}"
     python = sys.executable
@@ -138,11 +140,24 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
 
     # Last: the endpoints must serve before Prometheus can have scraped them.
     _wait("prometheus", started["prometheus"], logs / "prometheus.log", prometheus_has_data)
-    return {
-        "ztunnel-endpoints": {"pid": started["ztunnel-endpoints"].pid, "url": None},
-        "node-agent": {"pid": started["node-agent"].pid, "url": None},
-        "prometheus": {"pid": started["prometheus"].pid, "url": prom_url},
-    }
+    urls = {"prometheus": prom_url, "pushgateway": push_url}
+    return {name: {"pid": proc.pid, "url": urls.get(name)} for name, proc in started.items()}
+
+
+def _start_pushgateway(logs: Path, started: dict[str, subprocess.Popen]) -> str | None:
+    """The Pushgateway, first (Prometheus's config names it); None when it is not installed."""
+    binary = pushgateway.binary()
+    if binary is None:
+        return None
+    url = f"http://127.0.0.1:{control_plane.free_port()}"
+    started["pushgateway"] = _spawn("pushgateway", pushgateway.argv(binary, int(url.rsplit(":", 1)[1])), logs)
+
+    def answers():
+        if not pushgateway.ready(url):
+            raise RuntimeError("/-/ready does not answer 200")
+
+    _wait("pushgateway", started["pushgateway"], logs / "pushgateway.log", answers)
+    return url
 
 
 def stop(started: dict[str, subprocess.Popen]) -> None:
