@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PY ?= .venv/bin/python
 PYTEST = $(PY) -m pytest
 REPORTS = reports
-REPORT_OPTS = --alluredir $(REPORTS)/allure-results --clean-alluredir --junitxml $(REPORTS)/junit.xml
+# The history outlives --clean-alluredir: runs sharing this reports directory say what changed.
+REPORT_OPTS = --alluredir $(REPORTS)/allure-results --clean-alluredir --junitxml $(REPORTS)/junit.xml --history $(REPORTS)/history.jsonl
 LAB_DIR ?= .lab
 LAB_KUBECONFIG = $(LAB_DIR)/kubeconfig
 PROFILE ?= profiles/spoke-dc-v6.yaml
@@ -28,7 +29,7 @@ install: .venv/.installed ## create the Python environment (.venv) in one step
 unit: install ## unit tests only (no lab needed)
 	$(PYTEST) tests/unit -q
 
-test: install lab-deps lab-build ## all tests: unit, lab self-tests, the suite end to end against the lab
+test: install lab-deps lab-build report-deps ## all tests: unit, lab self-tests, the suite end to end against the lab
 	$(PYTEST) tests/unit tests/lab -q
 
 demo: install lab-deps lab-up ## the whole suite against the local twin of spoke-dc-v6, with reports
@@ -38,7 +39,8 @@ demo: install lab-deps lab-up ## the whole suite against the local twin of spoke
 	@$(MAKE) --no-print-directory report || echo "(HTML report not rendered: see the message above)"
 	@echo
 	@echo "Exit status $$(cat $(REPORTS)/.exit) (see README: Exit codes). Reports:"
-	@echo "  $(REPORTS)/html/index.html   (HTML: open in a browser)"
+	@echo "  $(REPORTS)/html/index.html   (HTML, one self-contained file: open it from disk or serve it)"
+	@echo "  $(REPORTS)/history.jsonl     (what changed since the last run: the terminal summary above)"
 	@echo "  $(REPORTS)/junit.xml         (JUnit)"
 	@echo "  $(REPORTS)/allure-results/   (Allure results)"
 	@echo "The same against a real cluster:  make conformance KUBECONFIG=~/.kube/configs/spoke-dc-v6.kubeconfig [CONTEXT=...] [PROFILE=...]"
@@ -61,13 +63,22 @@ preupgrade: install ## go/no-go before a patch bump: make preupgrade TARGET=v1.2
 	@test -n "$(TARGET)" || { echo "make preupgrade: set TARGET=vX.Y.Z"; exit 4; }
 	$(PYTEST) tests_conformance --target-version $(TARGET) --kubeconfig $(or $(KUBECONFIG),$(LAB_KUBECONFIG)) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
 
-report: ## render reports/allure-results as HTML with Allure 3 (npm, no Java) into reports/html
+# One self-contained reports/html/index.html (allurerc.mjs: singleFile), so it renders opened
+# from disk (file://) or as a CI artifact; Allure reads the runs before this one from the history.
+report: report-deps ## render reports/allure-results as one HTML file with Allure 3 (npm, no Java): reports/html/index.html
 	@test -d $(REPORTS)/allure-results || { echo "make report: no $(REPORTS)/allure-results yet (run the suite first)"; exit 4; }
+	$(PY) -m ossm_conformance.reporting.history_for_report $(REPORTS)/history.jsonl $(REPORTS)/allure-results $(REPORTS)/.history-before-run.jsonl
+	OSSM_REPORT_HISTORY=$(REPORTS)/.history-before-run.jsonl npx allure generate $(REPORTS)/allure-results -o $(REPORTS)/html
+
+.PHONY: report-deps
+report-deps: node_modules/.installed ## Allure 3 from npm (package.json) for make report
+node_modules/.installed: package.json
 	npm install --no-audit --no-fund --silent
-	npx allure generate $(REPORTS)/allure-results -o $(REPORTS)/html
+	touch $@
 
 clean: ## remove generated reports and caches (not the lab binaries)
-	rm -rf $(REPORTS)/allure-results $(REPORTS)/html $(REPORTS)/junit.xml $(REPORTS)/gate.json .pytest_cache
+	rm -rf $(REPORTS)/allure-results $(REPORTS)/html $(REPORTS)/junit.xml $(REPORTS)/gate.json $(REPORTS)/.history-before-run.jsonl .pytest_cache
+	@echo "kept $(REPORTS)/history.jsonl (the runs' history): remove it by hand to start afresh"
 
 # --- lab (control plane) ---
 # The local twin of spoke-dc-v6 (lab/): real kube-apiserver + etcd, seeded from lab/twin.
@@ -88,11 +99,15 @@ lab-fault: ## make lab-fault FAULT=<name>|list|reset
 	$(LAB) fault $(FAULT)
 
 # --- lab (services) ---
-# The lab's ztunnel endpoints, node agent and Prometheus (lab/services.py) need Debian's prometheus.
+# Debian packages the lab and its tests use: prometheus (scrapes the twin's ztunnels),
+# prometheus-pushgateway (receives --metrics-push), chromium (the report test opens the HTML
+# report from disk, headless). Each package's command has its name; installed only when missing.
+LAB_DEBS = prometheus prometheus-pushgateway chromium
 .PHONY: lab-deps
-lab-deps: ## install what the lab's services need (Debian's prometheus) when it is missing
-	@command -v prometheus >/dev/null 2>&1 || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+lab-deps: ## install what the lab and its tests need (Debian's prometheus, prometheus-pushgateway, chromium) when missing
+	@missing="$$(for deb in $(LAB_DEBS); do command -v $$deb >/dev/null 2>&1 || echo $$deb; done)"; \
+	test -z "$$missing" || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; }
 
 # --- bench ---
 # Issue 7: seed a scaled twin in its own lab (.lab-bench, audit log on), measure the suite against

@@ -11,6 +11,8 @@ from __future__ import annotations
 import gc
 import os
 import tempfile
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +43,10 @@ class RunState:
     _api: Api | None = None
     options: object = None
     declared: frozenset = frozenset()            # kinds the running test declared (its `reads` marker)
+    examined: str | None = None                  # digest of what the running test's check examined (--history)
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the history point's and the report's id
+    started: float = field(default_factory=time.time)
+    after_run: list[str] = field(default_factory=list)  # history and metrics push lines for the terminal
 
     def api(self) -> Api:
         if self._api is None:
@@ -74,6 +80,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="pre-upgrade gate: the Istio patch version about to be rolled out")
     g.addoption("--gate-report", dest="ossm_gate_report", default="reports/gate.json", metavar="FILE",
                 help="where the pre-upgrade gate writes its verdict (default reports/gate.json)")
+    g.addoption("--history", dest="ossm_history", default=None, metavar="FILE",
+                help="keep a history of runs in FILE (Allure 3 history.jsonl) and say what changed since the last run")
+    g.addoption("--metrics-push", dest="ossm_metrics_push", default=None, metavar="URL",
+                help="push the run's results to this Prometheus Pushgateway (a failed push never changes the exit status)")
     mtls_options.add_options(g)
     parser.addini("ossm_profile", "default profile path", default=DEFAULT_PROFILE)
 
@@ -249,11 +259,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("reads")
     state = state_of(item.config)
     state.declared = frozenset(marker.args) if marker else frozenset()
+    state.examined = None
     if marker is None or state.snapshot is None:
         return
     problems = state.snapshot.errors(marker.args)
     if problems:
         raise CouldNotCheck("could not check: " + "; ".join(problems))
+
+
+def pytest_runtest_makereport(item: pytest.Item, call) -> None:
+    """Hands the digest of what the check examined to the controller (history.py's flaky test),
+    through the report's user_properties, which xdist carries from its workers."""
+    state = state_of(item.config)
+    if call.when == "call" and state.examined:
+        item.user_properties.append(("examined_state", state.examined))
 
 
 @pytest.hookimpl(trylast=True)
@@ -269,6 +288,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         write_run_files(alluredir, state.target, state.profile, {
             "OSSM.CSV": installed_csv(state.snapshot, state.profile) or "unknown",
             "Istio.version": running_istio_version(state.snapshot, state.profile) or "unknown",
+            "Run.id": state.run_id,
         })
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and state.profile is not None:
@@ -278,7 +298,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = exitcodes.COULD_NOT_CHECK
     if state.profile is not None and config.option.ossm_target_version is not None:
         from .gate import finish
-        finish(session, state.snapshot, state.profile)  # last: a no-go overrides the codes above
+        finish(session, state.snapshot, state.profile)  # a no-go overrides the codes above
+    if reporter is not None and state.profile is not None and state.snapshot is not None:
+        from .reporting.after_run import record
+        state.after_run = record(config, state, reporter.stats, int(session.exitstatus))  # last: the final status
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -296,6 +319,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from .gate import write_summary
 
     write_summary(terminalreporter, config)
+    if state_of(config).after_run:
+        terminalreporter.write_sep("=", "ossm-conformance since the last run")
+        for line in state_of(config).after_run:
+            terminalreporter.write_line(line)
     lines = area_summary(terminalreporter.stats)
     if lines:
         terminalreporter.write_sep("=", "ossm-conformance by area")

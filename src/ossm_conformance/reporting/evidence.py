@@ -6,6 +6,7 @@ import json
 
 import yaml
 
+from .history import object_ref, state_digest
 from .redact import redact_object, redact_text
 
 try:
@@ -26,23 +27,36 @@ def reporting() -> bool:
     return allure_commons is not None and bool(allure_commons.plugin_manager.hook.attach_data.get_hookimpls())
 
 
-def attach_examined(recorder) -> None:
-    if not reporting():
-        return
-    objects = []
+def examined_objects(recorder, limit: int | None = None) -> list[tuple[str, dict]]:
+    """(kind, object) for every object the check read, each read once, at most `limit`."""
+    objects: list[tuple[str, dict]] = []
     for read in dict.fromkeys(recorder.used):
         try:
             if read.name:
                 obj = recorder.view.get(read.kind, read.name, read.namespace)
-                objects += [obj] if obj else []
+                objects += [(read.kind, obj)] if obj else []
             else:
-                objects += recorder.view.list(read.kind, read.namespace)
+                objects += [(read.kind, o) for o in recorder.view.list(read.kind, read.namespace)]
         except Exception:  # noqa: BLE001 — evidence is best effort; the verdict is already decided
             continue
-        if len(objects) >= MAX_OBJECTS:
+        if limit is not None and len(objects) >= limit:
             break
+    return objects[:limit]
+
+
+def examined_digest(recorder) -> str:
+    """Changes when any object the check read changed (history.py: a flaky outcome is one that
+    changed while this did not). An object the check looked for and did not find counts too."""
+    refs = [(kind, *object_ref(o)) for kind, o in examined_objects(recorder)]
+    return state_digest(refs + [(r.kind, r.namespace or "", r.name or "", "read") for r in dict.fromkeys(recorder.used)])
+
+
+def attach_examined(recorder) -> None:
+    if not reporting():
+        return
+    objects = [o for _, o in examined_objects(recorder, MAX_OBJECTS)]
     if objects:
-        text = yaml.dump_all([redact_object(o) for o in objects[:MAX_OBJECTS]], Dumper=_DUMPER, sort_keys=False)
+        text = yaml.dump_all([redact_object(o) for o in objects], Dumper=_DUMPER, sort_keys=False)
         allure.attach(text, name="examined objects", attachment_type=allure.attachment_type.YAML)
 
 
