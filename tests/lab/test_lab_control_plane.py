@@ -38,7 +38,7 @@ def test_kubeconfig_and_env_point_at_the_lab(lab):
     assert kubeconfig["clusters"][0]["name"] == CONTEXT
     assert kubeconfig["clusters"][0]["cluster"]["server"] == lab.api_url
     assert lab.api_url.startswith("https://127.0.0.1:")
-    assert set(lab.env) >= {"KUBECONFIG", "LAB_API_URL", "LAB_PROMETHEUS_URL", "LAB_DIR", "LAB_PIDS"}
+    assert set(lab.env) >= {"KUBECONFIG", "LAB_API_URL", "LAB_PROMETHEUS_URL", "LAB_PUSHGATEWAY_URL", "LAB_DIR", "LAB_PIDS"}
     assert Path(lab.env["KUBECONFIG"]) == lab.kubeconfig
     pids = json.loads((lab.dir / "pids.json").read_text())
     assert {"etcd", "kube-apiserver"} <= set(pids)

@@ -1,5 +1,5 @@
 """No credential of the lab ever reaches a report, a log or the terminal: every artefact of a run
-with all reports on (Allure, JUnit, -v, a DEBUG log file), once as the admin under a lab fault (so
+with all reports on (Allure, JUnit, the run history, -v, a DEBUG log file), once as the admin under a lab fault (so
 failure messages and attached objects exist) and once as the ServiceAccount token user, is searched
 for the admin's client key and certificate, the CA key, the ServiceAccount signing key and the token,
 in every form they take (base64 as in a kubeconfig, PEM, PEM body, each PEM line)."""
@@ -47,10 +47,10 @@ def token_forms(kubeconfig: Path) -> set[str]:
 def run_with_every_report(kubeconfig: Path, out: Path, *extra: str) -> tuple[SuiteRun, list[Path]]:
     out.mkdir(parents=True, exist_ok=True)
     run = run_suite(kubeconfig, out, "-v", "--alluredir", str(out / "allure"), "--clean-alluredir",
-                    "--log-file", str(out / "suite.log"), "--log-file-level", "DEBUG",
+                    "--history", str(out / "history.jsonl"), "--log-file", str(out / "suite.log"), "--log-file-level", "DEBUG",
                     "--mtls-window", "3", "--settle-timeout", "2", *extra)
     artefacts = [p for p in out.rglob("*") if p.is_file()]
-    assert any(p.suffix == ".xml" for p in artefacts) and (out / "suite.log").exists()
+    assert any(p.suffix == ".xml" for p in artefacts) and (out / "suite.log").exists() and (out / "history.jsonl").exists()
     assert any(p.name.endswith("-attachment.txt") or "attachment" in p.name for p in artefacts), "no Allure attachment written"
     return run, artefacts
 
