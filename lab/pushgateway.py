@@ -8,7 +8,6 @@ installs it).
 from __future__ import annotations
 
 import shutil
-import urllib.request
 
 
 def binary() -> str | None:
@@ -18,11 +17,3 @@ def binary() -> str | None:
 def argv(binary_path: str, port: int) -> list[str]:
     # No persistence file: a lab's pushes live as long as the lab (Debian's default is a system path).
     return [binary_path, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", "--log.level=warn"]
-
-
-def ready(url: str, timeout: float = 2) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False

@@ -102,10 +102,6 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
     started["node-agent"] = _spawn("node-agent", [
         python, "-m", "lab.node_agent", "--kubeconfig", str(kubeconfig), "--lab-dir", str(lab_dir)], logs)
 
-    def prometheus_ready():
-        if not prometheus.ready(prom_url):
-            raise RuntimeError("/-/ready does not answer 200")
-
     def own_status(folder: str, service: str, cannot: str) -> dict:
         """The service's status file, once it is this process's; a bind error is final."""
         status = _read_json(lab_dir / folder / "status.json")
@@ -130,7 +126,7 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
         if not status.get("listening"):
             raise RuntimeError("not listening on any node address yet")
 
-    _wait("prometheus", started["prometheus"], logs / "prometheus.log", prometheus_ready)
+    _wait("prometheus", started["prometheus"], logs / "prometheus.log", _answers_ready(prom_url))
     _wait("ztunnel-endpoints", started["ztunnel-endpoints"], logs / "ztunnel-endpoints.log", endpoints_ready)
     _wait("node-agent", started["node-agent"], logs / "node-agent.log", node_agent_ready)
 
@@ -151,13 +147,16 @@ def _start_pushgateway(logs: Path, started: dict[str, subprocess.Popen]) -> str 
         return None
     url = f"http://127.0.0.1:{control_plane.free_port()}"
     started["pushgateway"] = _spawn("pushgateway", pushgateway.argv(binary, int(url.rsplit(":", 1)[1])), logs)
-
-    def answers():
-        if not pushgateway.ready(url):
-            raise RuntimeError("/-/ready does not answer 200")
-
-    _wait("pushgateway", started["pushgateway"], logs / "pushgateway.log", answers)
+    _wait("pushgateway", started["pushgateway"], logs / "pushgateway.log", _answers_ready(url))
     return url
+
+
+def _answers_ready(url: str):
+    """A probe for _wait: Prometheus and the Pushgateway both answer /-/ready with 200 once they serve."""
+    def probe():
+        if not prometheus.ready(url):
+            raise RuntimeError("/-/ready does not answer 200")
+    return probe
 
 
 def stop(started: dict[str, subprocess.Popen]) -> None:

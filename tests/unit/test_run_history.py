@@ -110,3 +110,21 @@ def test_messages_in_the_history_are_redacted_and_short():
                             1.0, 2.0)}
     item = history.new_point("r", "c", results, None, 1)["testResults"][history.allure_history_id(RBAC)]
     assert "eyJhbGci" not in item["message"] and len(item["message"]) <= history.MESSAGE_CHARS
+
+
+def _finish(tmp_path, exit_status: int) -> list[str]:
+    from types import SimpleNamespace
+
+    from ossm_conformance.kube.snapshot import Snapshot
+    from ossm_conformance.reporting.after_run import record
+
+    config = SimpleNamespace(option=SimpleNamespace(ossm_history=str(tmp_path / "history.jsonl"), ossm_metrics_push=None))
+    state = SimpleNamespace(profile=SimpleNamespace(cluster="spoke-dc-v6"), snapshot=Snapshot([]), run_id="r", started=0.0)
+    return record(config, state, {}, exit_status)
+
+
+def test_an_interrupted_run_leaves_the_history_alone(tmp_path):
+    assert _finish(tmp_path, 2) == [f"history {tmp_path / 'history.jsonl'} not updated: the run did not finish (exit status 2)"]
+    assert not (tmp_path / "history.jsonl").exists()
+    assert "nothing to compare" in _finish(tmp_path, 1)[0]
+    assert [p["exitStatus"] for p in history.load(tmp_path / "history.jsonl")] == [1]

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import time
 
+from .. import exitcodes
 from . import history, metrics
 from .summary import results_by_test_id
+
+# A run that stopped half-way says nothing about the tests it did not reach: kept out of the
+# history, or the next run would call every test it reached again "new". Its exit status is pushed.
+NOT_A_WHOLE_RUN = {exitcodes.INTERRUPTED, exitcodes.INTERNAL_ERROR, exitcodes.NOTHING_SELECTED}
 
 
 def record(config, state, stats: dict, exit_status: int) -> list[str]:
@@ -15,7 +20,9 @@ def record(config, state, stats: dict, exit_status: int) -> list[str]:
     cluster = state.profile.cluster
     lines: list[str] = []
     path = config.option.ossm_history
-    if path:
+    if path and exit_status in NOT_A_WHOLE_RUN:
+        lines.append(f"history {path} not updated: the run did not finish (exit status {exit_status})")
+    elif path:
         lines += _append_history(path, state, results, cluster, exit_status)
     url = config.option.ossm_metrics_push
     if url:
