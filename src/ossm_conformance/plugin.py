@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -166,8 +167,7 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
     try:
         version = kubernetes_version(api)
     except Exception as exc:  # noqa: BLE001 — every failure here is one line and one exit code
-        pytest.exit(f"ossm-conformance: could not reach the cluster: {describe(exc, 'GET ' + target.server + '/version')}",
-                    returncode=exitcodes.COULD_NOT_CHECK)
+        _could_not_check(config, state, f"could not reach the cluster: {describe(exc, 'GET ' + target.server + '/version')}")
     snapshot = fetch(api, snapshot_plan(state.profile))
     snapshot.server = {"kubernetes": version, "openshift": openshift_version(snapshot)}
     state.snapshot = snapshot
@@ -176,12 +176,20 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
         from .mtls import prometheus
         problem = prometheus.reachable(prometheus.connect_from_options(config.option, api))
         if problem:
-            pytest.exit(f"ossm-conformance: could not query --prometheus-url {config.option.prometheus_url}: {problem}",
-                        returncode=exitcodes.COULD_NOT_CHECK)
+            _could_not_check(config, state, f"could not query --prometheus-url {config.option.prometheus_url}: {problem}")
     # The snapshot is read-only from here on. On a big cluster it is millions of small objects
     # that the cyclic GC would otherwise re-scan at every full collection during the run and again
     # at interpreter exit: freezing them took ~30% off the wall time at 500 tenants (docs/performance.md).
     gc.freeze()
+
+
+def _could_not_check(config: pytest.Config, state: RunState, message: str) -> None:
+    """Stops the run (exit 12) before any test; the alerting still hears of it (--metrics-push),
+    since an unreachable cluster is exactly what the nightly exists to report."""
+    from .reporting.after_run import record
+    for line in record(config, state, {}, exitcodes.COULD_NOT_CHECK, whole_run=False):
+        print(line, file=sys.stderr)
+    pytest.exit(f"ossm-conformance: {message}", returncode=exitcodes.COULD_NOT_CHECK)
 
 
 def _describe_target(target: Target, snapshot: Snapshot, profile: Profile) -> dict:

@@ -7,7 +7,8 @@ directory, as the nightly's volume does — the healthy twin, then a fault, then
   report (object, expected, actual, fix), and Allure read the history.
 - Alerting (--metrics-push): Debian's prometheus-pushgateway, scraped by the lab's Prometheus,
   answers deploy/alerting.yaml's expressions — not conformant after the fault, quiet after the
-  reset; a push nobody receives is one line and leaves the exit status alone.
+  reset, stale for a run 27 h old, exit 12 for a cluster that refuses the suite; a push nobody
+  receives is one line and leaves the exit status alone.
 
 The mTLS tests are deselected (`-m "not mtls"`): what this module proves does not depend on live
 evidence, which tests/lab/test_suite_on_twin.py covers; each run then costs about 3 s.
@@ -70,9 +71,9 @@ def _query(prometheus: str, promql: str) -> list[dict]:
     return body["data"]["result"]
 
 
-def _alerts_once_scraped(prometheus: str, pushed_after: float) -> dict[str, list[dict]]:
+def _alerts_once_scraped(prometheus: str, pushed_after: float, cluster: str = CLUSTER) -> dict[str, list[dict]]:
     """Each alert expression's answer, once Prometheus has scraped the push made after `pushed_after`."""
-    fresh = f'ossm_conformance_last_run_timestamp_seconds{{job="ossm-conformance",cluster="{CLUSTER}"}} > {pushed_after}'
+    fresh = f'ossm_conformance_last_run_timestamp_seconds{{job="ossm-conformance",cluster="{cluster}"}} > {pushed_after}'
     for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SCRAPED_WAIT_S), wait=tenacity.wait_fixed(0.5),
                                      reraise=True):
         with attempt:
@@ -162,12 +163,17 @@ def test_the_report_opens_from_disk_with_totals_and_an_incident_report(night):
     assert page.texts("test-result-tab-history") == ["History 1"], "Allure did not read the healthy run from the history"
 
 
+def _of(series: list[dict], cluster: str = CLUSTER) -> list[dict]:
+    """The series of one cluster group: other tests push their own (lab-stale, lab-refused)."""
+    return [s for s in series if s["metric"].get("cluster") == cluster]
+
+
 def test_prometheus_answers_the_alerts_from_the_pushgateway(night, lab):
     after_fault, after_reset = night.alerts_after
-    (not_conformant,) = after_fault["OSSMConformanceNotConformant"]
-    assert not_conformant["metric"] == {"cluster": CLUSTER} and not_conformant["value"][1] == "1"
-    assert after_fault["OSSMConformanceStale"] == [] and after_fault["OSSMConformanceResultsMissing"] == []
-    assert after_reset == {name: [] for name in ALERTS}
+    assert [(s["metric"], s["value"][1]) for s in _of(after_fault["OSSMConformanceNotConformant"])] == [({"cluster": CLUSTER}, "1")]
+    assert _of(after_fault["OSSMConformanceStale"]) == [] and after_fault["OSSMConformanceResultsMissing"] == []
+    assert _of(after_reset["OSSMConformanceNotConformant"]) == [] and _of(after_reset["OSSMConformanceStale"]) == []
+    assert after_reset["OSSMConformanceResultsMissing"] == []
     failing = _query(lab.env["LAB_PROMETHEUS_URL"], f'ossm_conformance_test_failing{{cluster="{CLUSTER}"}}')
     assert failing == [], "the reset run's push must replace the faulted run's failing series"
 
@@ -185,7 +191,7 @@ def test_the_stale_alert_fires_for_a_run_older_than_26_hours(lab):
                                          reraise=True):
             with attempt:
                 stale = _query(prometheus, ALERTS["OSSMConformanceStale"])
-                assert [s["metric"] for s in stale] == [{"cluster": "lab-stale"}], stale
+                assert [s["metric"] for s in _of(stale, "lab-stale")] == [{"cluster": "lab-stale"}], stale
     finally:
         delete_from_gateway(pushgateway, job="ossm-conformance", grouping_key=grouping)
 
@@ -203,3 +209,23 @@ def test_the_alerting_manifests_are_valid(lab, api, tmp_path):
     for doc in docs:  # in `default`: the twin has no ossm-conformance namespace, and a dry run writes nothing
         doc = {**doc, "metadata": {**doc["metadata"], "namespace": "default"}}
         api.request("POST", paths[doc["kind"]].format(ns="default"), doc, query={"dryRun": "All"})
+
+
+def test_a_cluster_that_refuses_the_suite_still_reaches_the_alerting(lab, tmp_path):
+    """Exit 12 at preflight (a token the API server refuses: 401), before any test: the push still
+    happens, and the not-conformant alert carries the exit status. Its own cluster group, removed after."""
+    kubeconfig = yaml.safe_load(lab.kubeconfig.read_text())
+    kubeconfig["users"][0]["user"] = {"token": "refused-token"}
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    profile = tmp_path / "profile.yaml"
+    profile.write_text((REPO / "profiles" / f"{CLUSTER}.yaml").read_text().replace(f"cluster: {CLUSTER}", "cluster: lab-refused", 1))
+    pushgateway = lab.env["LAB_PUSHGATEWAY_URL"]
+    started = time.time()
+    try:
+        run = run_suite(tmp_path / "kubeconfig", tmp_path, "--profile", str(profile), "-m", "not mtls",
+                        "--metrics-push", pushgateway)
+        assert run.exit_code == 12 and "401 Unauthorized" in run.output, run.output[-3000:]
+        alerts = _alerts_once_scraped(lab.env["LAB_PROMETHEUS_URL"], started, cluster="lab-refused")
+        assert [s["value"][1] for s in _of(alerts["OSSMConformanceNotConformant"], "lab-refused")] == ["12"]
+    finally:
+        delete_from_gateway(pushgateway, job="ossm-conformance", grouping_key={"cluster": "lab-refused"})

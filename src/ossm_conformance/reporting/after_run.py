@@ -15,12 +15,13 @@ from .summary import results_by_test_id
 NOT_A_WHOLE_RUN = {exitcodes.INTERRUPTED, exitcodes.INTERNAL_ERROR, exitcodes.NOTHING_SELECTED}
 
 
-def record(config, state, stats: dict, exit_status: int) -> list[str]:
+def record(config, state, stats: dict, exit_status: int, whole_run: bool = True) -> list[str]:
+    """whole_run=False: the run stopped before its tests (preflight); only the push is made."""
     results = results_by_test_id(stats)
     cluster = state.profile.cluster
     lines: list[str] = []
     path = config.option.ossm_history
-    if path and exit_status in NOT_A_WHOLE_RUN:
+    if path and (exit_status in NOT_A_WHOLE_RUN or not whole_run):
         lines.append(f"history {path} not updated: the run did not finish (exit status {exit_status})")
     elif path:
         lines += _append_history(path, state, results, cluster, exit_status)
