@@ -69,6 +69,10 @@ report: report-deps ## render reports/allure-results as one HTML file with Allur
 	@test -d $(REPORTS)/allure-results || { echo "make report: no $(REPORTS)/allure-results yet (run the suite first)"; exit 4; }
 	$(PY) -m ossm_conformance.reporting.history_for_report $(REPORTS)/history.jsonl $(REPORTS)/allure-results $(REPORTS)/.history-before-run.jsonl
 	OSSM_REPORT_HISTORY=$(REPORTS)/.history-before-run.jsonl npx allure generate $(REPORTS)/allure-results -o $(REPORTS)/html
+	@# Allure 3.18's awesome report always loads Google Tag Manager (plugin-awesome dist/generators.js,
+	@# analyticsEnable: true), which would send the page's address to a third party whenever someone
+	@# opens a cluster's report online. The tag's one line goes; the report needs nothing from it.
+	sed -i '/www\.googletagmanager\.com/d' $(REPORTS)/html/index.html
 
 .PHONY: report-deps
 report-deps: node_modules/.installed ## Allure 3 from npm (package.json) for make report

@@ -146,6 +146,7 @@ def test_the_report_opens_from_disk_with_totals_and_an_incident_report(night):
     faulted = night.runs[1]
     index = night.reports / "html" / "index.html"
     assert sorted(p.name for p in index.parent.iterdir() if p.suffix == ".html") == ["index.html"]
+    assert "googletagmanager" not in index.read_text(), "make report must drop Allure's analytics tag"
     dom = render_until(index, lambda d: d.texts("metadata-item-total"))
     counts = {k: dom.texts(f"metadata-item-{k}") for k in ("total", "failed", "passed")}
     assert counts == {"total": [f"Total {len(faulted.outcomes)}"], "failed": [f"Failed {len(EXPECTED)}"],
