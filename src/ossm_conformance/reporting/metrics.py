@@ -2,11 +2,12 @@
 cluster's alerting hears when the mesh stops conforming (deploy/prometheusrule.yaml).
 
 One group per cluster: job="ossm-conformance", cluster=<profile's cluster>. The push is a PUT
-(prometheus_client `push_to_gateway`), which replaces the group's every series: a test that
-failed last night and passes now leaves no stale failing series behind. Gauges, not counters:
-each value is the state of the last run (prometheus/docs `practices/instrumentation.md`, "batch
-jobs": push the last success/completion time and the duration). The Pushgateway adds
-`push_time_seconds` itself.
+(prometheus_client `exposition.py` push_to_gateway: "overwrites all metrics with the same job and
+grouping_key"), so a test that failed last night and passes now leaves no failing series behind.
+Gauges, not counters: each value is the state of the last run, as a batch job reports it through
+a Pushgateway (prometheus/pushgateway README.md); the Pushgateway adds `push_time_seconds` itself.
+Every run pushes, failed or not: staleness is judged on the last run's end, its verdict on the
+exit status.
 
 Series (all with job and cluster):
 - ossm_conformance_tests{area, outcome}: how many test ids ended so, every pair present (0 too);
