@@ -16,6 +16,7 @@ evidence, which tests/lab/test_suite_on_twin.py covers; each run then costs abou
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -48,6 +49,7 @@ RULES = next(d for d in yaml.safe_load_all((REPO / "deploy" / "alerting.yaml").r
              if d["kind"] == "PrometheusRule")
 ALERTS = {r["alert"]: r["expr"] for g in RULES["spec"]["groups"] for r in g["rules"]}
 SCRAPED_WAIT_S = 20
+RBAC_TEST = "tests_conformance/test_tenants.py::test_workload_identity_rbac_present[bank-employees-jboss-chat]"
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Night:
     reports: Path
     runs: list[SuiteRun] = field(default_factory=list)
     alerts_after: list[dict[str, list[dict]]] = field(default_factory=list)  # per pushed run: alert -> series
+    report_ids: dict[str, str] = field(default_factory=dict)  # the rendered run's test id -> report id
 
 
 def _free_port() -> int:
@@ -104,10 +107,21 @@ def night(lab, tmp_path_factory) -> Night:
         make = subprocess.run(["make", "--no-print-directory", "report", f"REPORTS={reports}", f"PY={sys.executable}"],
                               cwd=REPO, capture_output=True, text=True, timeout=300, env=os.environ)
         assert make.returncode == 0, make.stdout + make.stderr
+        night.report_ids = _report_ids(reports / "allure-results")  # before the next run replaces them
     finally:
         faults.reset(lab.kubeconfig)
     run(pushgateway)
     return night
+
+
+def _report_ids(results: Path) -> dict[str, str]:
+    """Test id -> the awesome report's id of it (its tree leaf, its page's #fragment): md5 of the
+    Allure result's uuid (@allurereport/core dist/store/convert.js testResultRawToState)."""
+    ids = {}
+    for path in results.glob("*-result.json"):
+        result = json.loads(path.read_text())
+        ids[result["fullName"]] = hashlib.md5(result["uuid"].encode(), usedforsecurity=False).hexdigest()
+    return ids
 
 
 def _section(output: str, title: str) -> list[str]:
@@ -153,14 +167,14 @@ def test_the_report_opens_from_disk_with_totals_and_an_incident_report(night):
                       "passed": [f"Passed {len(faulted.outcomes) - len(EXPECTED)}"]}, counts
     failed = dom.leaves("failed")
     assert len(failed) == len(EXPECTED), failed
-    leaf = next(leaf_id for leaf_id, title in failed if "RoleBinding" in title)
+    leaf = night.report_ids[RBAC_TEST]
+    assert leaf in {leaf_id for leaf_id, _ in failed}, (leaf, failed)
     page = render_until(index, lambda d: d.texts("test-result-error-message"), fragment=leaf)
     (message,) = page.texts("test-result-error-message")
     for part in ("RoleBinding bank-employees-jboss-chat/ztunnel-workload-identity", "expected:", "actual: not found",
                  "fix:", "request impersonation authentication failure"):
         assert part in message, message
-    assert page.texts("test-result-fullname") == [
-        "tests_conformance/test_tenants.py::test_workload_identity_rbac_present[bank-employees-jboss-chat]"]
+    assert page.texts("test-result-fullname") == [RBAC_TEST]
     assert page.texts("test-result-tab-history") == ["History 1"], "Allure did not read the healthy run from the history"
 
 
