@@ -21,7 +21,7 @@ import pytest
 
 from . import exitcodes
 from .findings import CouldNotCheck
-from .kube.client import Api, KubeconfigError, Target, build_api_client
+from .kube.client import Api, CredentialsError, KubeconfigError, Target, build_api_client
 from .kube.errors import describe
 from .kube.plan import snapshot_plan
 from .kube.server_info import kubernetes_version, openshift_version
@@ -160,6 +160,8 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
     """Done while configuring, before any worker starts, so bad input costs one line."""
     try:
         client, target = build_api_client(config.option.ossm_kubeconfig, config.option.ossm_context)
+    except CredentialsError as exc:  # e.g. an expired login behind an exec plugin: could not check, like a 401
+        pytest.exit(f"ossm-conformance: {exc}", returncode=exitcodes.COULD_NOT_CHECK)
     except KubeconfigError as exc:
         _bad_invocation(str(exc))
     api = Api(client, request_timeout=(5.0, config.option.ossm_request_timeout), retry_budget=20.0)

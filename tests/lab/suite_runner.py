@@ -25,13 +25,15 @@ class SuiteRun:
         return {t for t, o in self.outcomes.items() if o == outcome}
 
 
-def suite_command(kubeconfig: Path, junit: Path, *args: str) -> list[str]:
-    """The suite's command line as a user types it (also for callers that need a Popen)."""
-    return [sys.executable, "-m", "pytest", "tests_conformance", "--kubeconfig", str(kubeconfig),
+def suite_command(kubeconfig: Path | None, junit: Path, *args: str) -> list[str]:
+    """The suite's command line as a user types it (also for callers that need a Popen).
+    kubeconfig None: no --kubeconfig, so KUBECONFIG (or ~/.kube/config) decides, as for kubectl."""
+    where = ["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else []
+    return [sys.executable, "-m", "pytest", "tests_conformance", *where,
             "-p", "no:cacheprovider", "--junitxml", str(junit), "-q", *args]
 
 
-def run_suite(kubeconfig: Path, tmp: Path, *args: str, timeout: float = 600, env: dict | None = None) -> SuiteRun:
+def run_suite(kubeconfig: Path | None, tmp: Path, *args: str, timeout: float = 600, env: dict | None = None) -> SuiteRun:
     junit = tmp / f"junit-{len(list(tmp.glob('junit-*.xml')))}.xml"
     proc = subprocess.run(suite_command(kubeconfig, junit, *args), cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})

@@ -79,7 +79,7 @@ def test_malformed_kubeconfig(tmp_path):
 
 def test_unknown_context(lab, tmp_path):
     run = run_suite(lab.kubeconfig, tmp_path, "--context", "no-such-context", *FAST)
-    assert_one_clear_line(run, exitcodes.BAD_INVOCATION, "no-such-context")
+    assert_one_clear_line(run, exitcodes.BAD_INVOCATION, "no-such-context", r"contexts: spoke-dc-v6-lab\)")
 
 
 def test_invalid_token_is_401(lab, tmp_path):

@@ -1,7 +1,7 @@
 """The one way the suite reaches the API server.
 
-Built from --kubeconfig/--context with kubectl's rules (KUBECONFIG, then ~/.kube/config, then
-in-cluster), never written back (persist_config=False). Every call carries a request timeout;
+Built from --kubeconfig/--context with kubectl's rules (kubeconfig.py: --kubeconfig, else every
+file of KUBECONFIG merged, else ~/.kube/config, else in-cluster), never written back. Every call carries a request timeout;
 transient failures are retried with bounded, jittered backoff that honours Retry-After.
 Requests are counted by verb so benchmarks and self-tests can compare runs.
 """
@@ -17,11 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import kubernetes.client
 import kubernetes.config
-from kubernetes.config.config_exception import ConfigException
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -34,6 +32,8 @@ from tenacity import (
 
 from .. import __version__
 from .errors import is_startup_answer, is_transient, is_unreachable, retry_after_seconds
+from .kubeconfig import CredentialsError, KubeconfigError  # noqa: F401 — re-exported for callers
+from .kubeconfig import load as load_kubeconfig
 
 log = logging.getLogger(__name__)
 
@@ -43,61 +43,26 @@ DEFAULT_RETRY_BUDGET = 60.0            # seconds one call may spend retrying tra
 STARTUP_GRACE = 10.0                   # seconds after the server was unreachable in which 403/404 may be a restart's
 
 
-class KubeconfigError(Exception):
-    """The kubeconfig or context cannot be used. str() is one line for the user."""
-
-
 @dataclass(frozen=True)
 class Target:
     """Where the suite points, for the report header (never credentials)."""
     server: str
     context: str
     user: str
-    source: str  # the kubeconfig path, or "in-cluster"
-
-
-def resolve_kubeconfig_path(option: str | None) -> str | None:
-    """kubectl's order: the option, then $KUBECONFIG (first existing entry), then ~/.kube/config."""
-    if option:
-        return os.path.expanduser(option)
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        for part in env.split(os.pathsep):
-            if part and Path(part).expanduser().exists():
-                return str(Path(part).expanduser())
-        return os.path.expanduser(env.split(os.pathsep)[0])
-    default = Path.home() / ".kube" / "config"
-    if default.exists():
-        return str(default)
-    return None
+    source: str  # the kubeconfig file(s), or "in-cluster"
 
 
 def build_api_client(kubeconfig: str | None, context: str | None) -> tuple[kubernetes.client.ApiClient, Target]:
-    path = resolve_kubeconfig_path(kubeconfig)
-    if path is None:
+    """kubectl's rules (kubeconfig.py); with no kubeconfig at all, the in-cluster ServiceAccount."""
+    loaded = load_kubeconfig(kubeconfig, context)
+    if loaded is None:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             cfg = kubernetes.client.Configuration()
             kubernetes.config.load_incluster_config(client_configuration=cfg)
             return _client(cfg), Target(cfg.host, "in-cluster", "serviceaccount", "in-cluster")
         raise KubeconfigError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config")
-    if not Path(path).is_file():
-        raise KubeconfigError(f"kubeconfig {path}: no such file")
-    try:
-        loader = kubernetes.config.kube_config._get_kube_config_loader(filename=path, active_context=context)
-        cfg = kubernetes.client.Configuration()
-        loader.load_and_set(cfg)
-    except ConfigException as exc:
-        raise KubeconfigError(f"kubeconfig {path}: {_first_line(exc)}") from None
-    except Exception as exc:  # malformed YAML, wrong types: still one line for the user
-        raise KubeconfigError(f"kubeconfig {path}: cannot be read ({type(exc).__name__}: {_first_line(exc)})") from None
-    ctx = loader.current_context or {}
-    ctx_name = ctx.get("name", "") if isinstance(ctx, dict) else getattr(ctx, "value", {}).get("name", "")
-    user = ""
-    try:
-        user = loader.current_context["context"]["user"]
-    except Exception:
-        pass
-    return _client(cfg), Target(cfg.host, context or ctx_name, user, path)
+    cfg = loaded.configuration
+    return _client(cfg), Target(cfg.host, loaded.context, loaded.user, loaded.source)
 
 
 def _client(cfg: kubernetes.client.Configuration) -> kubernetes.client.ApiClient:
@@ -107,11 +72,6 @@ def _client(cfg: kubernetes.client.Configuration) -> kubernetes.client.ApiClient
     # A distinct User-Agent lets audit logs and API Priority and Fairness tell the suite apart.
     client.user_agent = f"{USER_AGENT}/{__version__}"
     return client
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class Api:
