@@ -1,0 +1,178 @@
+"""PURE: what the live cluster says a profile should hold, read from a snapshot (and observed edges).
+
+Each drafted value carries a note: where it came from and what a person must confirm. What the
+cluster cannot tell is never guessed: an excluded tenant's reason, which ambient namespaces are
+knowingly left alone (`ignored_namespaces`), the cluster's name (taken from the output file's name).
+
+Enrolment follows upstream (reference/upstream-behaviour.md): istio-cni enrols a pod when the pod or
+its namespace carries istio.io/dataplane-mode=ambient (istio/istio `cni/pkg/util/enablement_selector.go`);
+sidecar injection is chosen by the namespace label istio-injection=enabled or istio.io/rev; a
+waypoint is a Gateway of class istio-waypoint (istio/istio `pilot/pkg/config/kube/gateway/`), and a
+namespace uses it through istio.io/use-waypoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..checks import _mesh
+from ..checks._k8s import dig, labels, meta, name, namespace
+from ..profile import Edge, IstioCNISpec, IstioSpec, Operator, Profile, Tenant, ZTunnelSpec
+from ..versions import minor_of
+
+SAIL_CRD = "istios.sailoperator.io"        # owned by the sail-operator's CSV: that is the mesh operator
+MESH_PACKAGES = ("servicemeshoperator3", "kiali-ossm", "sailoperator")  # operators the runbook lists (+ upstream sail)
+DEFAULT_TRUST_DOMAIN = "cluster.local"   # Istio's meshConfig.trustDomain default
+PLATFORM_PREFIXES = ("openshift", "kube-", "istio-")
+PLATFORM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+MIXED = "ambient, also sidecar-labelled"  # live only: a namespace in two modes (never a profile mode)
+
+
+@dataclass
+class Suggestion:
+    """A namespace that looks like a tenant but is not enrolled: left in the draft as a comment."""
+    namespace: str
+    why: str
+
+
+@dataclass
+class Draft:
+    """The drafted profile, the notes that explain it, and what was left for a person."""
+    profile: Profile
+    notes: dict[str, str] = field(default_factory=dict)        # "tenants.<ns>", "operators.<pkg>", ... -> comment
+    suggestions: list[Suggestion] = field(default_factory=list)
+    namespaces: frozenset[str] = frozenset()                   # every namespace that exists (for the diff)
+    modes: dict[str, str] = field(default_factory=dict)        # namespace -> live mode, including MIXED
+    edges_source: str = ""                                     # "" when edges were not observed
+    waypoint_notes: list[str] = field(default_factory=list)    # traffic seen through waypoints (not edges)
+
+
+def draft(view, cluster: str, edges: dict[str, list[tuple[Edge, str]]] | None = None, edges_source: str = "",
+          waypoint_notes: list[str] | None = None) -> Draft:
+    """`edges`: tenant namespace -> [(edge, note)] from edges.observed_edges(); None = not observed."""
+    notes: dict[str, str] = {}
+    istio_cr = _istio_cr(view)
+    trust_domain = dig(istio_cr, "spec.values.meshConfig.trustDomain") or DEFAULT_TRUST_DOMAIN
+    notes["trust_domain"] = ("Istio CR spec.values.meshConfig.trustDomain" if dig(istio_cr, "spec.values.meshConfig.trustDomain")
+                             else "not set in the Istio CR: Istio's default")
+    istio = _istio_spec(istio_cr)
+    cni_cr, zt_cr = _one(view, "istiocnis"), _one(view, "ztunnels")
+    tenants, modes = _tenants(view, edges or {}, notes)
+    profile = Profile(
+        cluster=cluster, trust_domain=trust_domain, istio_minor=minor_of(istio.version) or "",
+        operators=_operators(view, notes), istio=istio,
+        istio_cni=IstioCNISpec(namespace=dig(cni_cr, "spec.namespace") or "", version=dig(cni_cr, "spec.version") or "",
+                               profile=dig(cni_cr, "spec.profile")),
+        ztunnel=ZTunnelSpec(namespace=dig(zt_cr, "spec.namespace") or "", version=dig(zt_cr, "spec.version") or ""),
+        tenants=tenants)
+    notes["istio_minor"] = f"from Istio {istio.name} spec.version {istio.version}"
+    notes["cluster"] = "CONFIRM: taken from the output file's name"
+    return Draft(profile, notes, _suggestions(view, profile), frozenset(name(ns) for ns in view.list("namespaces")),
+                 modes, edges_source if edges is not None else "", list(waypoint_notes or ()))
+
+
+# -- control plane ------------------------------------------------------------------------------
+
+def _istio_cr(view) -> dict:
+    """The Istio CR the mesh runs: `default`, else the one that is not OpenShift's gateway Istio."""
+    crs = view.list("istios")
+    return (next((c for c in crs if name(c) == "default"), None)
+            or next((c for c in crs if name(c) != "openshift-gateway"), None) or {})
+
+
+def _istio_spec(cr: dict) -> IstioSpec:
+    strategy = dig(cr, "spec.updateStrategy") or {}
+    return IstioSpec(name=name(cr) if cr else "default", namespace=dig(cr, "spec.namespace") or "",
+                     profile=dig(cr, "spec.profile") or "", version=dig(cr, "spec.version") or "",
+                     update_strategy=strategy.get("type") or "InPlace",
+                     inactive_revision_deletion_grace_period_seconds=strategy.get("inactiveRevisionDeletionGracePeriodSeconds"))
+
+
+def _one(view, kind: str) -> dict:
+    """IstioCNI and ZTunnel must be named `default` (sail-operator CEL rule)."""
+    return next((c for c in view.list(kind) if name(c) == "default"), {})
+
+
+# -- operators ----------------------------------------------------------------------------------
+
+def _operators(view, notes: dict) -> tuple[Operator, ...]:
+    csvs = {(namespace(c), name(c)): c for c in view.list("clusterserviceversions")}
+    out = []
+    for sub in sorted(view.list("subscriptions"), key=lambda s: (s["spec"].get("name") != "servicemeshoperator3", name(s))):
+        package = dig(sub, "spec.name") or name(sub)
+        installed = dig(sub, "status.installedCSV") or ""
+        csv = csvs.get((namespace(sub), installed)) or {}
+        owns_sail = any(c.get("name") == SAIL_CRD for c in dig(csv, "spec.customresourcedefinitions.owned") or [])
+        if package not in MESH_PACKAGES and not owns_sail:
+            continue
+        deployments = dig(csv, "spec.install.spec.deployments") or []
+        prefix = installed.split(".v", 1)[0] if installed else ""
+        out.append(Operator(package=package, channel=dig(sub, "spec.channel") or "", namespace=namespace(sub),
+                            deployment=deployments[0]["name"] if deployments else "",
+                            csv_prefix=prefix if prefix and prefix != package else ""))
+        version = dig(csv, "spec.version") or (installed.split(".v", 1)[1] if ".v" in installed else "unknown")
+        notes[f"operators.{package}"] = (f"installed {installed or 'nothing yet'} (version {version}), "
+                                         f"installPlanApproval {dig(sub, 'spec.installPlanApproval') or 'Automatic'}")
+    return tuple(out)
+
+
+# -- tenants ------------------------------------------------------------------------------------
+
+def _tenants(view, edges: dict, notes: dict) -> tuple[tuple[Tenant, ...], dict[str, str]]:
+    tenants, modes = [], {}
+    for ns in sorted(view.list("namespaces"), key=name):
+        ns_name = name(ns)
+        sidecar = _mesh.sidecar_labels(ns)
+        if _mesh.is_ambient(ns):
+            waypoints = _mesh.waypoint_gateways(view, ns_name)
+            used = labels(ns).get(_mesh.USE_WAYPOINT)
+            waypoint = next((name(g) for g in waypoints if name(g) == used), name(waypoints[0]) if waypoints else "")
+            mode = "ambient+waypoint" if waypoint else "ambient"
+            mine = edges.get(ns_name, [])
+            tenants.append(Tenant(ns_name, mode, waypoint=waypoint, edges=tuple(e for e, _ in mine)))
+            for edge, note in mine:
+                notes[f"edges.{edge.id(ns_name)}"] = note
+            why = f"namespace label {_mesh.DATAPLANE_MODE}=ambient"
+            if waypoint:
+                why += f"; waypoint Gateway {waypoint} (class {_mesh.WAYPOINT_CLASS})"
+            if sidecar:
+                why += (f"; ALSO {', '.join(f'{k}={v}' for k, v in sidecar.items())}: mixed mode, the runbook says "
+                        "pick one mode per namespace")
+            modes[ns_name] = MIXED if sidecar else mode
+            notes[f"tenants.{ns_name}"] = why
+        elif sidecar and not _is_platform(ns_name):
+            tenants.append(Tenant(ns_name, "sidecar"))
+            modes[ns_name] = "sidecar"
+            notes[f"tenants.{ns_name}"] = f"namespace label {', '.join(f'{k}={v}' for k, v in sidecar.items())}"
+    return tuple(tenants), modes
+
+
+def _is_platform(ns_name: str) -> bool:
+    return ns_name in PLATFORM_NAMESPACES or ns_name.startswith(PLATFORM_PREFIXES)
+
+
+def _suggestions(view, profile: Profile) -> list[Suggestion]:
+    """Namespaces a person should look at: not enrolled, but with mesh objects, ambient pods, or a
+    name like an enrolled tenant's (bank-payment next to bank-employees-jboss-chat)."""
+    enrolled = {t.namespace for t in profile.tenants}
+    mesh_namespaces = {profile.istio.namespace, profile.istio_cni.namespace, profile.ztunnel.namespace}
+    families = {t.split("-", 1)[0] for t in enrolled if "-" in t}
+    by_pods = {namespace(p) for p in view.list("pods") if labels(p).get(_mesh.DATAPLANE_MODE) == "ambient"}
+    mesh_objects = {namespace(o) for kind in ("peerauthentications", "roles") for o in view.list(kind)
+                    if kind == "peerauthentications" or name(o) == "ztunnel-workload-identity"}
+    out = []
+    for ns in sorted(view.list("namespaces"), key=name):
+        ns_name = name(ns)
+        if ns_name in enrolled or ns_name in mesh_namespaces or _is_platform(ns_name) or meta(ns).get("deletionTimestamp"):
+            continue
+        reasons = []
+        if ns_name in by_pods:
+            reasons.append(f"pods labelled {_mesh.DATAPLANE_MODE}=ambient (enrolled pod by pod; the suite expects the namespace label)")
+        if ns_name in mesh_objects:
+            reasons.append("holds a PeerAuthentication or the ztunnel-workload-identity Role")
+        family = ns_name.split("-", 1)[0]
+        if "-" in ns_name and family in families:
+            reasons.append(f"named like the enrolled {', '.join(sorted(t for t in enrolled if t.startswith(family + '-')))}")
+        if reasons:
+            out.append(Suggestion(ns_name, "; ".join(reasons)))
+    return out
