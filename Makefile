@@ -63,6 +63,20 @@ preupgrade: install ## go/no-go before a patch bump: make preupgrade TARGET=v1.2
 	@test -n "$(TARGET)" || { echo "make preupgrade: set TARGET=vX.Y.Z"; exit 4; }
 	$(PYTEST) tests_conformance --target-version $(TARGET) --kubeconfig $(or $(KUBECONFIG),$(LAB_KUBECONFIG)) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
 
+# --- onboarding another cluster (issue 15) ---
+# make profile KUBECONFIG=... [CONTEXT=...] OUT=profiles/<cluster>.yaml [FORCE=1] [PROMETHEUS_URL=...] [WINDOW=60]
+# make profile-diff KUBECONFIG=... PROFILE=profiles/<cluster>.yaml   (exit 0: no difference, 1: differences)
+WINDOW ?= 60
+DRAFT = $(PY) -m ossm_conformance.draft $(if $(KUBECONFIG),--kubeconfig $(KUBECONFIG),) $(CONTEXT_OPT) --window $(WINDOW) \
+	$(if $(PROMETHEUS_URL),--prometheus-url $(PROMETHEUS_URL),)
+.PHONY: profile profile-diff
+profile: install ## draft a profile from the live cluster: make profile KUBECONFIG=... OUT=profiles/<cluster>.yaml [FORCE=1]
+	@test -n "$(OUT)" || { echo "make profile: set OUT=profiles/<cluster>.yaml"; exit 4; }
+	$(DRAFT) --output $(OUT) $(if $(FORCE),--force,)
+
+profile-diff: install ## what differs between PROFILE and the live cluster: make profile-diff KUBECONFIG=... PROFILE=...
+	$(DRAFT) --diff $(PROFILE)
+
 # One self-contained reports/html/index.html (allurerc.mjs: singleFile), so it renders opened
 # from disk (file://) or as a CI artifact; Allure reads the runs before this one from the history.
 report: report-deps ## render reports/allure-results as one HTML file with Allure 3 (npm, no Java): reports/html/index.html

@@ -1,0 +1,144 @@
+"""Issue 15, items 2-4 on the twin: the profile drafted from the healthy twin, with the reason a
+person would add, equals profiles/spoke-dc-v6.yaml field by field; the suite passes with it; it is
+never written over an existing file without --force; profile-diff names each enrolment fault.
+
+Edges come from the lab's real Prometheus (LAB_PROMETHEUS_URL), as they would from Thanos.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from ossm_conformance import exitcodes
+from ossm_conformance.profile import Profile, load_profile
+from suite_runner import REPO, run_suite
+
+pytestmark = pytest.mark.lab
+SHIPPED = REPO / "profiles" / "spoke-dc-v6.yaml"
+WINDOW = "5"   # the lab's counters tick every second and Prometheus scrapes every second
+
+
+def draft(lab, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ossm_conformance.draft", "--kubeconfig", str(lab.kubeconfig), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def prometheus(lab) -> list[str]:
+    return ["--prometheus-url", lab.env["LAB_PROMETHEUS_URL"], "--window", WINDOW]
+
+
+def field_differences(a, b, where: str = "") -> list[str]:
+    """Every field that differs, by path. Tenants and operators are matched by namespace / package
+    (their order is the drafter's, not meaningful); edges are compared as sets."""
+    if is_dataclass(a) and is_dataclass(b):
+        return [line for f in fields(a) if f.name != "source"
+                for line in field_differences(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}".lstrip("."))]
+    if isinstance(a, tuple) and isinstance(b, tuple) and any(is_dataclass(x) for x in a + b):
+        if _key(next(iter(a + b))) is None:  # edges
+            return ([f"{where}: drafted only {e}" for e in set(a) - set(b)]
+                    + [f"{where}: shipped only {e}" for e in set(b) - set(a)])
+        mine, theirs = {_key(x): x for x in a}, {_key(x): x for x in b}
+        out = [f"{where}[{k}]: drafted only" for k in sorted(mine.keys() - theirs.keys())]
+        out += [f"{where}[{k}]: shipped only" for k in sorted(theirs.keys() - mine.keys())]
+        for k in sorted(mine.keys() & theirs.keys()):
+            out += field_differences(mine[k], theirs[k], f"{where}[{k}]")
+        return out
+    return [] if a == b else [f"{where}: drafted {a!r}, shipped {b!r}"]
+
+
+def _key(item) -> str | None:
+    return next((getattr(item, k) for k in ("namespace", "package") if hasattr(item, k)), None)
+
+
+def with_reasons_a_person_adds(path: Path, shipped: Profile) -> None:
+    """What the draft cannot know, written in as a person would: the excluded tenants with their
+    reasons (the draft lists each as a commented suggestion) and the knowingly ignored namespaces."""
+    text = path.read_text()
+    doc = yaml.safe_load(text)
+    for t in shipped.tenants:
+        if t.mode == "excluded":
+            assert f"# - namespace: {t.namespace}" in text, f"{t.namespace} is not suggested in the draft"
+            doc["tenants"].append({"namespace": t.namespace, "mode": "excluded", "reason": t.reason})
+    if shipped.ignored_namespaces:
+        doc["ignored_namespaces"] = list(shipped.ignored_namespaces)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def drafted(lab, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("draft") / "spoke-dc-v6.yaml"
+    run = draft(lab, "-o", str(path), *prometheus(lab))
+    assert run.returncode == exitcodes.CONFORMANT, run.stderr
+    print(run.stderr)
+    return path
+
+
+def test_the_draft_of_the_healthy_twin_equals_the_shipped_profile(drafted, tmp_path):
+    text = drafted.read_text()
+    assert load_profile(drafted)  # the draft as written validates against the schema
+    assert "the cluster cannot tell" in text and "CONFIRM" in text
+    edited = tmp_path / "spoke-dc-v6.yaml"
+    edited.write_text(text)
+    shipped = load_profile(SHIPPED)
+    with_reasons_a_person_adds(edited, shipped)
+    assert field_differences(load_profile(edited), shipped) == []
+
+
+def test_the_suite_passes_with_the_draft(lab, drafted, tmp_path):
+    edited = tmp_path / "spoke-dc-v6.yaml"
+    edited.write_text(drafted.read_text())
+    with_reasons_a_person_adds(edited, load_profile(SHIPPED))
+    run = run_suite(lab.kubeconfig, tmp_path, "--profile", str(edited), "--mtls-source", "prometheus",
+                    "--prometheus-url", lab.env["LAB_PROMETHEUS_URL"], "--mtls-window", WINDOW, "--settle-timeout", "10")
+    assert run.exit_code == exitcodes.CONFORMANT, run.output[-3000:]
+    assert not run.with_outcome("failed") and not run.with_outcome("error")
+    assert any("test_edge_traffic_is_mutual_tls" in t for t in run.with_outcome("passed"))
+
+
+def test_an_existing_file_is_never_overwritten_without_force(lab, drafted):
+    before = drafted.read_text()
+    run = draft(lab, "-o", str(drafted), "--no-edges")
+    assert run.returncode == exitcodes.BAD_INVOCATION and "pass --force" in run.stderr
+    assert drafted.read_text() == before
+
+
+def test_no_difference_on_the_healthy_twin(lab):
+    run = draft(lab, "--diff", str(SHIPPED), *prometheus(lab))
+    assert run.returncode == exitcodes.CONFORMANT and run.stdout == "", run.stdout + run.stderr
+
+
+# What profile-diff must say for each lab fault that changes enrolment (the lab has no fault that
+# changes a version: the unit tests cover versions and operators).
+FAULT_DIFFERENCES = {
+    "namespace-unlabelled": ["tenant bank-employees-jboss-chat: profile ambient, cluster not enrolled"],
+    "mixed-mode-namespace": ["tenant ossm3-demo: profile ambient, cluster ambient, also sidecar-labelled"],
+    "waypoint-missing-for-l7-policy": ["tenant apps-team-x: profile ambient+waypoint, cluster ambient"],
+    "unknown-ambient-namespace": ["tenant team-sandbox-ambient: in the cluster (ambient), not in the profile"],
+    "csv-failed": [],   # a broken operator is the suite's business, not a difference in what is installed
+}
+
+
+@pytest.mark.parametrize("fault", FAULT_DIFFERENCES)
+def test_profile_diff_names_the_change_of_each_enrolment_fault(lab, twin, fault):
+    applied = lab.cli("fault", fault)
+    assert applied.returncode == 0, applied.stderr
+    run = draft(lab, "--diff", str(SHIPPED), "--no-edges")
+    assert run.stdout.splitlines() == FAULT_DIFFERENCES[fault], run.stderr
+    assert run.returncode == (exitcodes.NON_CONFORMANT if FAULT_DIFFERENCES[fault] else exitcodes.CONFORMANT)
+
+
+def test_profile_diff_sees_edges_that_stopped(lab, twin):
+    assert lab.cli("fault", "ztunnel-rbac-missing").returncode == 0
+    stopped = "edge bank-employees-jboss-chat:bff->chat-backend: in the profile, not seen as mutual_tls"
+    # Prometheus' increase() still covers traffic from before the fault until one window has passed.
+    retrying = Retrying(stop=stop_after_delay(4 * float(WINDOW)), wait=wait_fixed(1), reraise=True,
+                        retry=retry_if_result(lambda r: stopped not in r.stdout))
+    run = retrying(lambda: draft(lab, "--diff", str(SHIPPED), *prometheus(lab)))
+    assert run.returncode == exitcodes.NON_CONFORMANT and stopped in run.stdout, run.stdout + run.stderr

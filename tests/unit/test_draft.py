@@ -1,0 +1,129 @@
+"""The profile drafter and profile-diff, on the unit twin (objects.healthy()) and ztunnel series
+shaped as ztunnel writes them (mtls_samples). The lab test (tests/lab/test_profile_draft.py)
+drafts from the real twin and compares with profiles/spoke-dc-v6.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from mtls_samples import EDGE, NS, series
+from objects import PROFILE, find, healthy, snapshot
+
+from ossm_conformance.draft import diff, edges, live, render
+from ossm_conformance.draft.cluster import ambient_namespaces
+from ossm_conformance.mtls.observation import OPENED, Observation, SeriesDelta
+from ossm_conformance.profile import Edge, load_profile
+
+
+def twin() -> dict:
+    """The unit twin, with what the drafter reads that the checks' fixture leaves out."""
+    c = healthy()
+    for csv, deployment in (("servicemeshoperator3.v3.3.7", "servicemesh-operator3"), ("kiali-operator.v2.22.2", "kiali-operator")):
+        obj = find(c, "clusterserviceversions", csv, "openshift-operators")
+        obj["spec"] = {"version": csv.split(".v", 1)[1], "install": {"spec": {"deployments": [{"name": deployment}]}}}
+    for app in ("bff", "chat-backend", "eap-domain-group-a", "eap-domain-group-b"):
+        find(c, "pods", f"{app}-0", NS)["spec"]["serviceAccountName"] = app
+    return c
+
+
+def observed(*labelled: tuple[dict, float], window: float = 10) -> Observation:
+    obs = Observation("prometheus", window)
+    obs.deltas = [SeriesDelta("ztunnel-worker-0", OPENED, labels, delta) for labels, delta in labelled]
+    return obs
+
+
+def drafted(cluster: dict | None = None, obs: Observation | None = None) -> live.Draft:
+    view = snapshot(cluster or twin())
+    if obs is None:
+        return live.draft(view, "spoke-dc-v6")
+    found, via = edges.observed_edges(obs, view, set(ambient_namespaces(view)))
+    return live.draft(view, "spoke-dc-v6", found, "10s (prometheus)", via)
+
+
+def test_tenants_operators_and_control_plane_are_read_from_the_cluster():
+    d = drafted()
+    p = d.profile
+    assert {(t.namespace, t.mode, t.waypoint) for t in p.tenants} == {
+        (NS, "ambient", ""), ("ossm3-demo", "ambient", ""), ("apps-team-x", "ambient+waypoint", "waypoint")}
+    assert [(o.package, o.channel, o.deployment, o.csv_prefix) for o in p.operators] == [
+        ("servicemeshoperator3", "stable", "servicemesh-operator3", ""), ("kiali-ossm", "stable", "kiali-operator", "kiali-operator")]
+    assert "installed servicemeshoperator3.v3.3.7 (version 3.3.7), installPlanApproval Automatic" in d.notes["operators.servicemeshoperator3"]
+    assert (p.istio, p.istio_cni, p.ztunnel, p.istio_minor, p.trust_domain) == (
+        PROFILE.istio, PROFILE.istio_cni, PROFILE.ztunnel, "1.28", "cluster.local")
+    # bank-payment is not enrolled: only a person knows why, so it is a suggestion, never a tenant.
+    assert [s.namespace for s in d.suggestions] == ["bank-payment"]
+
+
+def test_an_edge_is_what_the_destination_ztunnel_counted_as_mutual_tls():
+    d = drafted(obs=observed((series(), 14), (series(destination="eap-domain-group-a"), 3)))
+    pilot = d.profile.tenant(NS)
+    assert pilot.edges == (EDGE, replace(EDGE, destination="eap-domain-group-a", destination_service_account="eap-domain-group-a"))
+    assert "+14 mutual_tls connections over 10s (prometheus)" in d.notes[f"edges.{EDGE.id(NS)}"]
+
+
+@pytest.mark.parametrize("labels, delta", [
+    (series(policy="unknown", principal="unknown"), 9),   # plaintext: the suite's judge fails it, never drafted
+    (series(reporter="source"), 9),                       # the source's view: the handshake may not have completed
+    (series(), 0),                                        # no growth in the window
+], ids=["plaintext", "source-reporter", "flat"])
+def test_what_is_not_evidence_of_an_encrypted_edge_is_not_drafted(labels, delta):
+    assert drafted(obs=observed((labels, delta))).profile.tenant(NS).edges == ()
+
+
+def test_traffic_through_a_waypoint_is_a_note_not_an_edge_from_the_waypoint():
+    through = {**series(destination="web", namespace="apps-team-x", source="waypoint",
+                        principal="spiffe://cluster.local/ns/apps-team-x/sa/waypoint"),
+               "source_workload_namespace": "apps-team-x"}
+    d = drafted(obs=observed((through, 5)))
+    assert d.profile.tenant("apps-team-x").edges == ()
+    assert d.waypoint_notes and "web.apps-team-x reached through waypoint apps-team-x/waypoint" in d.waypoint_notes[0]
+
+
+def test_the_draft_renders_to_a_valid_profile_with_its_notes(tmp_path):
+    d = drafted(obs=observed((series(), 14)))
+    text = render.render(d, ["header"])
+    path = tmp_path / "spoke-dc-v6.yaml"
+    path.write_text(text)
+    assert replace(load_profile(path), source="") == d.profile
+    assert "# - namespace: bank-payment" in text and "mode: excluded" in text and "cannot tell" in text
+    assert "    # seen: +14 mutual_tls connections" in text
+
+
+def test_no_difference_between_the_twin_and_its_profile():
+    profiled = [(series(), 1), (series(destination="eap-domain-group-a"), 1), (series(destination="eap-domain-group-b"), 1),
+                ({**series(source="demo-client", destination="demo-server", namespace="ossm3-demo",
+                           principal="spiffe://cluster.local/ns/ossm3-demo/sa/demo-client"),
+                  "source_workload_namespace": "ossm3-demo"}, 1)]
+    c = twin()
+    for app in ("demo-client", "demo-server"):
+        find(c, "pods", f"{app}-0", "ossm3-demo")["spec"]["serviceAccountName"] = app
+    assert diff.differences(PROFILE, drafted(c, observed(*profiled))) == []
+    assert diff.differences(PROFILE, drafted(c)) == []  # edges not observed: not compared
+
+
+def test_diff_names_each_change_in_one_line():
+    c = twin()
+    find(c, "namespaces", NS)["metadata"]["labels"] = {}                                   # unenrolled
+    find(c, "namespaces", "ossm3-demo")["metadata"]["labels"]["istio-injection"] = "enabled"  # mixed mode
+    find(c, "namespaces", "bank-payment")["metadata"]["labels"] = {"istio.io/dataplane-mode": "ambient"}
+    find(c, "subscriptions", "kiali-ossm", "openshift-operators")["spec"]["channel"] = "candidate"
+    find(c, "ztunnels", "default")["spec"]["version"] = "v1.28.4"
+    c["namespaces"].append({"apiVersion": "v1", "kind": "Namespace",
+                            "metadata": {"name": "team-new", "labels": {"istio.io/dataplane-mode": "ambient"}}})
+    lines = diff.differences(PROFILE, drafted(c))
+    assert lines == [
+        "ztunnel.version: profile 'v1.28-latest', cluster 'v1.28.4'",
+        "operator kiali-ossm.channel: profile 'stable', cluster 'candidate'",
+        f"tenant {NS}: profile ambient, cluster not enrolled",
+        "tenant ossm3-demo: profile ambient, cluster ambient, also sidecar-labelled",
+        "tenant bank-payment: profile excluded, cluster ambient",
+        "tenant team-new: in the cluster (ambient), not in the profile",
+    ]
+
+
+def test_diff_reports_a_profiled_edge_not_seen_and_an_unprofiled_one():
+    extra = Edge(source="bff", source_service_account="bff", destination="reporting", destination_service_account="reporting")
+    lines = diff.differences(PROFILE, drafted(obs=observed((series(destination="reporting"), 2))))
+    assert f"edge {EDGE.id(NS)}: in the profile, not seen as mutual_tls in the cluster over 10s (prometheus)" in lines
+    assert f"edge {extra.id(NS)}: seen as mutual_tls in the cluster over 10s (prometheus), not in the profile" in lines
