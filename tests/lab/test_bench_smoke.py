@@ -99,3 +99,17 @@ def test_audit_counts_only_the_suites_completed_requests(tmp_path):
     counted = audit.since(log, start)
     assert counted.by_call == {"list pods": 1, "create pods": 1, "deletecollection pods": 1}
     assert counted.probe_pods == 1 and counted.probe_seconds == 3.5
+
+
+def test_profile_diff_finds_every_generated_tenant(twins):
+    """Issue 15 at small scale (the 500-tenant timing is in docs/performance.md): the drafter reads
+    the scaled twin as its generated profile describes it, tenant for tenant."""
+    import subprocess
+    import sys
+
+    from bench.scenario import REPO
+
+    twin = twins[16]
+    run = subprocess.run([sys.executable, "-m", "ossm_conformance.draft", "--kubeconfig", str(twin.kubeconfig),
+                          "--diff", str(twin.profile), "--no-edges"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
