@@ -117,8 +117,7 @@ def _draft(api, opt, view, name, profile) -> live.Draft:
         return live.draft(view, name)
     ambient = cluster.ambient_namespaces(view)
     wanted = sorted(set(ambient) | ({t.namespace for t in profile.ambient_tenants} if profile else set()))
-    zt = live.draft(view, name).profile.ztunnel.namespace or "ztunnel"
-    observed = cluster.observe(api, opt, wanted, zt)
+    observed = cluster.observe(api, opt, wanted, live.ztunnel_namespace(view))
     found, via_waypoint = edges.observed_edges(observed.observation, view, set(ambient))
     d = live.draft(view, name, found, observed.source, via_waypoint)
     d.notes["_unobserved"] = "; ".join(f"{pod}: {why}" for pod, why in sorted(observed.observation.unobserved.items()))

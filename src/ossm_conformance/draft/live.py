@@ -88,6 +88,10 @@ def _istio_spec(cr: dict) -> IstioSpec:
                      inactive_revision_deletion_grace_period_seconds=strategy.get("inactiveRevisionDeletionGracePeriodSeconds"))
 
 
+def ztunnel_namespace(view) -> str:
+    return dig(_one(view, "ztunnels"), "spec.namespace") or "ztunnel"
+
+
 def _one(view, kind: str) -> dict:
     """IstioCNI and ZTunnel must be named `default` (sail-operator CEL rule)."""
     return next((c for c in view.list(kind) if name(c) == "default"), {})
