@@ -138,6 +138,11 @@ RUNS ?= 3
 bench: install lab-deps ## scale benchmark: make bench [NODES=300 TENANTS=500 NAMESPACES=2000 RUNS=3]
 	$(PY) -m bench.run --nodes $(NODES) --tenants $(TENANTS) --namespaces $(NAMESPACES) --runs $(RUNS)
 
+# Issue 15: time `make profile` on a scaled twin with its edges (its own lab, .lab-bench-draft).
+.PHONY: bench-draft
+bench-draft: install lab-deps ## time the profile draft at scale: make bench-draft [TENANTS=500 NAMESPACES=2000]
+	$(PY) -m bench.draft_time --nodes 20 --tenants $(TENANTS) --namespaces $(NAMESPACES)
+
 # --- reliability ---
 # The suite under real API faults (APF 429s, etcd pause, apiserver restart, Toxiproxy latency,
 # bandwidth, resets) on the healthy twin and three lab faults: 0 verdict changes required.

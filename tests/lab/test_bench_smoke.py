@@ -102,7 +102,7 @@ def test_audit_counts_only_the_suites_completed_requests(tmp_path):
 
 
 def test_profile_diff_finds_every_generated_tenant(twins):
-    """Issue 15 at small scale (the 500-tenant timing is in docs/performance.md): the drafter reads
+    """Issue 15 at small scale (`make bench-draft` times it at 500 tenants): the drafter reads
     the scaled twin as its generated profile describes it, tenant for tenant."""
     import subprocess
     import sys
