@@ -127,3 +127,16 @@ def test_diff_reports_a_profiled_edge_not_seen_and_an_unprofiled_one():
     lines = diff.differences(PROFILE, drafted(obs=observed((series(destination="reporting"), 2))))
     assert f"edge {EDGE.id(NS)}: in the profile, not seen as mutual_tls in the cluster over 10s (prometheus)" in lines
     assert f"edge {extra.id(NS)}: seen as mutual_tls in the cluster over 10s (prometheus), not in the profile" in lines
+
+
+def test_bad_invocation_is_exit_4_before_any_cluster_access(tmp_path, capsys):
+    from ossm_conformance.draft.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["-o", str(tmp_path / "a.yaml"), "--diff", str(tmp_path / "b.yaml")])
+    assert stopped.value.code == 4
+    existing = tmp_path / "spoke.yaml"
+    existing.write_text("keep me\n")
+    assert main(["--kubeconfig", str(tmp_path / "absent"), "-o", str(existing)]) == 4
+    assert "pass --force" in capsys.readouterr().err and existing.read_text() == "keep me\n"
+    assert main(["--kubeconfig", str(tmp_path / "absent"), "-o", str(tmp_path / "new.yaml")]) == 4  # no such kubeconfig

@@ -30,9 +30,15 @@ from ..profile import ProfileError, load_profile
 from . import cluster, diff, edges, live, render
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own exit code (2) means "interrupted" here
+        self.print_usage(sys.stderr)
+        self.exit(exitcodes.BAD_INVOCATION, f"ossm-conformance draft: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ossm_conformance.draft", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="python -m ossm_conformance.draft", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kubeconfig", dest="ossm_kubeconfig", metavar="FILE",
                    help="kubeconfig (default: $KUBECONFIG merged, then ~/.kube/config, as kubectl)")
     p.add_argument("--context", dest="ossm_context", help="kubeconfig context (default: current-context)")
