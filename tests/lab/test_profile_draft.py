@@ -16,6 +16,7 @@ import pytest
 import yaml
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from lab import faults
 from ossm_conformance import exitcodes
 from ossm_conformance.profile import Profile, load_profile
 from suite_runner import REPO, run_suite
@@ -121,21 +122,19 @@ FAULT_DIFFERENCES = {
     "mixed-mode-namespace": ["tenant ossm3-demo: profile ambient, cluster ambient, also sidecar-labelled"],
     "waypoint-missing-for-l7-policy": ["tenant apps-team-x: profile ambient+waypoint, cluster ambient"],
     "unknown-ambient-namespace": ["tenant team-sandbox-ambient: in the cluster (ambient), not in the profile"],
-    "csv-failed": [],   # a broken operator is the suite's business, not a difference in what is installed
 }
 
 
 @pytest.mark.parametrize("fault", FAULT_DIFFERENCES)
 def test_profile_diff_names_the_change_of_each_enrolment_fault(lab, twin, fault):
-    applied = lab.cli("fault", fault)
-    assert applied.returncode == 0, applied.stderr
+    faults.apply(fault, lab.kubeconfig)
     run = draft(lab, "--diff", str(SHIPPED), "--no-edges")
     assert run.stdout.splitlines() == FAULT_DIFFERENCES[fault], run.stderr
-    assert run.returncode == (exitcodes.NON_CONFORMANT if FAULT_DIFFERENCES[fault] else exitcodes.CONFORMANT)
+    assert run.returncode == exitcodes.NON_CONFORMANT
 
 
 def test_profile_diff_sees_edges_that_stopped(lab, twin):
-    assert lab.cli("fault", "ztunnel-rbac-missing").returncode == 0
+    faults.apply("ztunnel-rbac-missing", lab.kubeconfig)
     stopped = "edge bank-employees-jboss-chat:bff->chat-backend: in the profile, not seen as mutual_tls"
     # Prometheus' increase() still covers traffic from before the fault until one window has passed.
     retrying = Retrying(stop=stop_after_delay(4 * float(WINDOW)), wait=wait_fixed(1), reraise=True,
