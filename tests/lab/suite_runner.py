@@ -1,9 +1,11 @@
 """Run the conformance suite against a lab the way a user does (a pytest subprocess) and read
-its verdicts back from the JUnit report: exit code, outcome per test id, and the output."""
+its verdicts back from the JUnit report: exit code, outcome per test id, and the output; and
+whether bad input ended it with one clear line."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+_PYTEST_ECHO = re.compile(r"^(! _pytest\.outcomes\.Exit: |Exit: )|( !)$")
 
 
 @dataclass
@@ -60,3 +63,16 @@ def _read_junit(path: Path, run: SuiteRun) -> None:
         run.outcomes[test_id] = outcome
         run.messages[test_id] = text
         run.seconds[test_id] = run.seconds.get(test_id, 0.0) + float(case.get("time") or 0)
+
+
+def assert_one_clear_line(run: SuiteRun, code: int, *fragments: str) -> str:
+    assert run.exit_code == code, f"expected exit {code}, got {run.exit_code}\n{run.output[-3000:]}"
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output[-3000:]
+    # Every exit of ours happens while pytest configures, so the line is printed once; an exit after
+    # that would also be echoed by pytest's reporter as "! _pytest.outcomes.Exit: <line> !" (counted once).
+    lines = sorted({_PYTEST_ECHO.sub("", line) for line in run.output.splitlines()
+                    if "ossm-conformance: " in line and "API " not in line})
+    assert len(lines) == 1, f"expected one 'ossm-conformance: ...' line, got {lines}\n{run.output[-3000:]}"
+    for fragment in fragments:
+        assert re.search(fragment, lines[0]), f"{fragment!r} not in {lines[0]!r}"
+    return lines[0]

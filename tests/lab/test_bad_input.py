@@ -14,14 +14,13 @@ import yaml
 
 from lab.certs import Authority
 from ossm_conformance import exitcodes
-from suite_runner import REPO, SuiteRun, run_suite
+from suite_runner import REPO, assert_one_clear_line, run_suite
 
 pytestmark = pytest.mark.lab
 PROFILE = REPO / "profiles" / "spoke-dc-v6.yaml"
 MISSING_TENANT = "team-ghost-ambient"
 # No probe pods or Prometheus unless a case needs them: bad input must be caught before either.
 FAST = ["--settle-timeout", "0", "-m", "not mtls"]
-_PYTEST_ECHO = re.compile(r"^(! _pytest\.outcomes\.Exit: |Exit: )|( !)$")
 
 
 def closed_port() -> int:
@@ -50,19 +49,6 @@ def profile_with(tmp_path: Path, edit) -> Path:
     path = tmp_path / "profile.yaml"
     path.write_text(edit(PROFILE.read_text()))
     return path
-
-
-def assert_one_clear_line(run: SuiteRun, code: int, *fragments: str) -> str:
-    assert run.exit_code == code, f"expected exit {code}, got {run.exit_code}\n{run.output[-3000:]}"
-    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output[-3000:]
-    # Every exit of ours happens while pytest configures, so the line is printed once; an exit after
-    # that would also be echoed by pytest's reporter as "! _pytest.outcomes.Exit: <line> !" (counted once).
-    lines = sorted({_PYTEST_ECHO.sub("", line) for line in run.output.splitlines()
-                    if "ossm-conformance: " in line and "API " not in line})
-    assert len(lines) == 1, f"expected one 'ossm-conformance: ...' line, got {lines}\n{run.output[-3000:]}"
-    for fragment in fragments:
-        assert re.search(fragment, lines[0]), f"{fragment!r} not in {lines[0]!r}"
-    return lines[0]
 
 
 def test_missing_kubeconfig_file(tmp_path):
