@@ -101,6 +101,14 @@ def test_exec_plugin_run(lab, tmp_path, sa_kubeconfig):
     assert run.with_outcome("passed") and not run.with_outcome("error")
 
 
+def test_exec_plugin_with_a_client_certificate(lab, tmp_path):
+    """Plugins may answer with a certificate and key instead of a token (ExecCredential status)."""
+    cluster, admin = lab_parts(lab)
+    cert, key = (base64.b64decode(admin[k]).decode() for k in ("client-certificate-data", "client-key-data"))
+    script = exec_plugin(tmp_path, f"{{'clientCertificateData': {cert!r}, 'clientKeyData': {key!r}}}")
+    assert who_am_i(str(kubeconfig(tmp_path / "kubeconfig", cluster, exec_user(script)))) == "admin"
+
+
 def test_expired_exec_token_is_one_line_exit_12(lab, tmp_path):
     """The plugin still hands out the token of a login that has expired: the server answers 401."""
     cluster, _ = lab_parts(lab)

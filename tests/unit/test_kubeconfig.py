@@ -143,3 +143,19 @@ def test_exec_plugin_v1_without_interactive_mode_is_refused(tmp_path):
     write(path, doc)
     with pytest.raises(CredentialsError, match="interactiveMode must be set"):
         load(str(path), None)
+
+
+def test_kubeconfig_env_whose_files_are_all_missing_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    with pytest.raises(KubeconfigError, match="none of its files exist"):
+        load(None, None)
+
+
+def test_a_malformed_file_of_several_is_named(tmp_path, monkeypatch):
+    good = write(tmp_path / "good", {"current-context": "x", "clusters": [cluster("c", "https://c:6443")],
+                                     "contexts": [{"name": "x", "context": {"cluster": "c"}}]})
+    bad = tmp_path / "bad"
+    bad.write_text("clusters: [ {name: lab, cluster: {server: \n  - oops\n")
+    monkeypatch.setenv("KUBECONFIG", f"{good}:{bad}")
+    with pytest.raises(KubeconfigError, match=f"kubeconfig {bad}: cannot be read"):
+        load(None, None)
