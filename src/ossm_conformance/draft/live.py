@@ -66,6 +66,11 @@ def draft(view, cluster: str, edges: dict[str, list[tuple[Edge, str]]] | None = 
         ztunnel=ZTunnelSpec(namespace=dig(zt_cr, "spec.namespace") or "", version=dig(zt_cr, "spec.version") or ""),
         tenants=tenants)
     notes["istio_minor"] = f"from Istio {istio.name} spec.version {istio.version}"
+    notes["istio"] = (f"the Istio CR {istio.name}'s spec (updateStrategy {istio.update_strategy}"
+                      + ("" if dig(istio_cr, "spec.updateStrategy.type") else ", the sail-operator's default") + ")"
+                      if istio_cr else "CONFIRM: no Istio CR found")
+    notes["istio_cni"] = "the IstioCNI CR default's spec" if cni_cr else "CONFIRM: no IstioCNI CR named default found"
+    notes["ztunnel"] = "the ZTunnel CR default's spec" if zt_cr else "CONFIRM: no ZTunnel CR named default found"
     notes["cluster"] = "CONFIRM: taken from the output file's name"
     return Draft(profile, notes, _suggestions(view, profile), frozenset(name(ns) for ns in view.list("namespaces")),
                  modes, edges_source if edges is not None else "", list(waypoint_notes or ()))

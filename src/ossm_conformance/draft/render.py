@@ -32,7 +32,7 @@ def render(d: Draft, header: list[str]) -> str:
         out += _item(op, "  ", notes.get(f"operators.{op.package}"))
     for key in ("istio", "istio_cni", "ztunnel"):
         out.append("")
-        out.append(f"{key}:")
+        out.append(_line(f"{key}:", notes.get(key)))
         out += [f"  {line}" for line in _mapping(getattr(p, key))]
     out.append("")
     out.append("tenants:" if p.tenants or d.suggestions else "tenants: []")
