@@ -48,7 +48,7 @@ def observed_edges(obs: Observation, view, tenants: set[str]) -> tuple[dict[str,
     window = f"{obs.window:g}s ({obs.source})"
     for (src_ns, source, sa, dest_ns, dest), count in sorted(grown.items()):
         if (src_ns, sa) in waypoints:
-            via_waypoint.append(f"{dest}.{dest_ns} reached through waypoint {src_ns}/{sa}: +{count:.3g} mutual_tls "
+            via_waypoint.append(f"{dest}.{dest_ns} reached through waypoint {src_ns}/{sa}: +{_about(count)} mutual_tls "
                                 f"connections over {window}; the client behind the waypoint is not visible here")
             continue
         if src_ns not in tenants:
@@ -56,9 +56,14 @@ def observed_edges(obs: Observation, view, tenants: set[str]) -> tuple[dict[str,
         dest_sa, sa_note = _service_account(view, dest, dest_ns)
         edge = Edge(source=source, source_service_account=sa, destination=dest, destination_service_account=dest_sa,
                     destination_namespace="" if dest_ns == src_ns else dest_ns)
-        note = f"seen: +{count:.3g} mutual_tls connections over {window}{sa_note}; CONFIRM this traffic must be encrypted"
+        note = f"seen: +{_about(count)} mutual_tls connections over {window}{sa_note}; CONFIRM this traffic must be encrypted"
         edges[src_ns].append((edge, note))
     return dict(edges), via_waypoint
+
+
+def _about(count: float) -> str:
+    """Prometheus' increase() extrapolates (15.0075 connections): a whole number reads better."""
+    return f"{count:.0f}" if count >= 1 else f"{count:.2g}"
 
 
 def _known(value: str | None) -> str:
