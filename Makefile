@@ -48,9 +48,11 @@ demo: install lab-deps lab-up ## the whole suite against the local twin of spoke
 	@exit $$(cat $(REPORTS)/.exit)
 
 # conformance and nightly run the same recipe; $@ names the target the user ran in the message.
+# KUBECONFIG goes to the suite as the environment variable, not --kubeconfig: a list of files
+# (KUBECONFIG=a:b) is then merged as kubectl merges it.
 define SUITE_ON_CLUSTER
 @test -n "$(KUBECONFIG)" || { echo "make $@: set KUBECONFIG=<file>"; exit 4; }
-$(PYTEST) tests_conformance --kubeconfig $(KUBECONFIG) $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
+KUBECONFIG="$(KUBECONFIG)" $(PYTEST) tests_conformance $(CONTEXT_OPT) --profile $(PROFILE) $(REPORT_OPTS)
 endef
 
 conformance: install ## the suite against a real cluster: make conformance KUBECONFIG=... [CONTEXT=...] [PROFILE=...]
@@ -67,7 +69,7 @@ preupgrade: install ## go/no-go before a patch bump: make preupgrade TARGET=v1.2
 # make profile KUBECONFIG=... [CONTEXT=...] OUT=profiles/<cluster>.yaml [FORCE=1] [PROMETHEUS_URL=...] [WINDOW=60]
 # make profile-diff KUBECONFIG=... PROFILE=profiles/<cluster>.yaml   (exit 0: no difference, 1: differences)
 WINDOW ?= 60
-DRAFT = $(PY) -m ossm_conformance.draft $(if $(KUBECONFIG),--kubeconfig $(KUBECONFIG),) $(CONTEXT_OPT) --window $(WINDOW) \
+DRAFT = $(if $(KUBECONFIG),KUBECONFIG="$(KUBECONFIG)",) $(PY) -m ossm_conformance.draft $(CONTEXT_OPT) --window $(WINDOW) \
 	$(if $(PROMETHEUS_URL),--prometheus-url $(PROMETHEUS_URL),)
 .PHONY: profile profile-diff
 profile: install ## draft a profile from the live cluster: make profile KUBECONFIG=... OUT=profiles/<cluster>.yaml [FORCE=1]
