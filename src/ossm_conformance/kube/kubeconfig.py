@@ -99,15 +99,7 @@ def load(option: str | None, context: str | None) -> Loaded | None:
     cluster = _named(config["clusters"], ctx.get("cluster"), "cluster", chosen, source)
     user_name = ctx.get("user") or ""
     user = _named(config["users"], user_name, "user", chosen, source) if user_name else {}
-    refresh = None
-    if "exec" in user:
-        credential = _run_exec(user, cluster, user_name)
-        _use_credential(config, user_name, credential)
-        if credential.expires is not None:
-            refresh = _exec_refresher(user, cluster, user_name, credential)
-    elif user.get("tokenFile") and not user.get("token"):
-        _use_credential(config, user_name, exec_credential.Credential(token=_read_token_file(user["tokenFile"], source)))
-        refresh = _token_file_refresher(user["tokenFile"], source)
+    refresh = _credentials_client_go_way(config, user, cluster, user_name, source)
     cfg = kubernetes.client.Configuration()
     try:
         KubeConfigLoader(config_dict=config, active_context=chosen, config_base_path="").load_and_set(cfg)
@@ -179,6 +171,19 @@ def _named(items: list[dict], name: str | None, what: str, context: str, source:
 
 
 # -- credentials --------------------------------------------------------------------------------
+
+def _credentials_client_go_way(config: dict, user: dict, cluster: dict, user_name: str, source: str):
+    """Exec plugins and tokenFile, where the client differs from client-go: the credential is put in
+    `config` inline for the client's loader; returns the hook that renews it (or None)."""
+    if "exec" in user:
+        credential = _run_exec(user, cluster, user_name)
+        _use_credential(config, user_name, credential)
+        return _exec_refresher(user, cluster, user_name, credential) if credential.expires is not None else None
+    if user.get("tokenFile") and not user.get("token"):
+        _use_credential(config, user_name, exec_credential.Credential(token=_read_token_file(user["tokenFile"], source)))
+        return _token_file_refresher(user["tokenFile"], source)
+    return None
+
 
 def _run_exec(user: dict, cluster: dict, user_name: str) -> exec_credential.Credential:
     try:
