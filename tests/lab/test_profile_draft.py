@@ -115,13 +115,20 @@ def test_no_difference_on_the_healthy_twin(lab):
     assert run.returncode == exitcodes.CONFORMANT and run.stdout == "", run.stdout + run.stderr
 
 
-# What profile-diff must say for each lab fault that changes enrolment (the lab has no fault that
-# changes a version: the unit tests cover versions and operators).
+# What profile-diff must say for each lab fault that changes enrolment, namespace- or pod-level
+# (the lab has no fault that changes a version: the unit tests cover versions and operators).
 FAULT_DIFFERENCES = {
     "namespace-unlabelled": ["tenant bank-employees-jboss-chat: profile ambient, cluster not enrolled"],
-    "mixed-mode-namespace": ["tenant ossm3-demo: profile ambient, cluster ambient, also sidecar-labelled"],
+    "mixed-mode-namespace": ["tenant ossm3-demo: profile ambient, cluster ambient, also sidecar-labelled",
+                             "tenant ossm3-demo: workload demo-legacy runs an istio-proxy sidecar in an ambient namespace"],
     "waypoint-missing-for-l7-policy": ["tenant apps-team-x: profile ambient+waypoint, cluster ambient"],
     "unknown-ambient-namespace": ["tenant team-sandbox-ambient: in the cluster (ambient), not in the profile"],
+    "excluded-tenant-pod-enrolled": ["namespace bank-payment (profile excluded): workload payment-api enrolled by its "
+                                     "pod label istio.io/dataplane-mode=ambient"],
+    "pod-opted-out": ["tenant ossm3-demo: workload demo-client opts out (istio.io/dataplane-mode=none), "
+                      "not in the profile's opt_outs"],
+    "native-sidecar-in-ambient-tenant": ["tenant ossm3-demo: workload demo-batch runs an istio-proxy sidecar in an "
+                                         "ambient namespace"],
 }
 
 

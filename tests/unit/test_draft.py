@@ -140,3 +140,27 @@ def test_bad_invocation_is_exit_4_before_any_cluster_access(tmp_path, capsys):
     assert main(["--kubeconfig", str(tmp_path / "absent"), "-o", str(existing)]) == 4
     assert "pass --force" in capsys.readouterr().err and existing.read_text() == "keep me\n"
     assert main(["--kubeconfig", str(tmp_path / "absent"), "-o", str(tmp_path / "new.yaml")]) == 4  # no such kubeconfig
+
+
+def test_diff_judges_pod_level_enrolment_as_istio_cni_does():
+    from objects import pod
+
+    from ossm_conformance.profile import OptOut
+
+    c = twin()
+    find(c, "pods", "demo-client-0", "ossm3-demo")["metadata"]["labels"]["istio.io/dataplane-mode"] = "none"
+    c["pods"].append(pod("payment-api-0", "bank-payment", {"app": "payment-api", "istio.io/dataplane-mode": "ambient"}))
+    c["pods"].append(pod("legacy-0", NS, {"app": "legacy"}, containers=["legacy", "istio-proxy"]))
+    d = drafted(c)
+    assert diff.differences(PROFILE, d) == [
+        f"tenant {NS}: workload legacy-0 runs an istio-proxy sidecar in an ambient namespace",
+        "tenant ossm3-demo: workload demo-client-0 opts out (istio.io/dataplane-mode=none), not in the profile's opt_outs",
+        "namespace bank-payment (profile excluded): workload payment-api-0 enrolled by its pod label istio.io/dataplane-mode=ambient",
+    ]
+    demo = PROFILE.tenant("ossm3-demo")
+    allowed = replace(PROFILE, tenants=tuple(replace(t, opt_outs=(OptOut("demo-client-0", "batch window"),)) if t is demo else t
+                                             for t in PROFILE.tenants))
+    assert not any("demo-client" in line for line in diff.differences(allowed, d))
+    text = render.render(d, [])
+    assert "    # opt_outs:\n    #   - {workload: demo-client-0, reason: <why this workload may run outside the mesh>}" in text
+    assert "legacy-0 run(s) an istio-proxy sidecar" in text

@@ -2,7 +2,8 @@
 
 Compared field by field from the profile dataclasses, so a field added to the schema (operator
 version pins, opt-out exceptions) is compared without touching this file. What the cluster cannot
-tell is not a difference: an excluded tenant only needs its namespace to exist and not be enrolled;
+tell is not a difference: an excluded tenant only needs its namespace to exist and not be enrolled
+(namespace label, or any pod's label); an opt-out is compared by workload, never by its reason;
 `ignored_namespaces` are the profile's to keep; the cluster name is the file's. Edges are compared
 only when they were observed, and a profiled edge not seen is reported with the window it was not
 seen in (a quiet edge is not proof of plaintext: the suite's mTLS tests judge that).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from ..checks._mesh import DATAPLANE_MODE
 from ..profile import Profile, Tenant
 from .live import MIXED, Draft
 
@@ -62,12 +64,36 @@ def _tenants(profile: Profile, live: Draft) -> list[str]:
         elif t.mode == "excluded":
             if t.namespace in seen:
                 out.append(f"tenant {t.namespace}: profile excluded, cluster {mode}")
+            out += _pods_enrolled_by_label(t.namespace, live, "profile excluded")
         elif t.namespace not in seen:
             out.append(f"tenant {t.namespace}: profile {t.mode}, cluster not enrolled")
         else:
             out += _tenant(t, seen[t.namespace], mode, live)
-    for ns in sorted(seen.keys() - {t.namespace for t in profile.tenants} - ignored):
+    profiled = {t.namespace for t in profile.tenants}
+    for ns in sorted(seen.keys() - profiled - ignored):
         out.append(f"tenant {ns}: in the cluster ({live.modes.get(ns, seen[ns].mode)}), not in the profile")
+    for ns in sorted(live.pods.keys() - profiled - ignored - seen.keys()):
+        out += _pods_enrolled_by_label(ns, live, "not in the profile")
+    return out
+
+
+def _pods_enrolled_by_label(ns: str, live: Draft, what: str) -> list[str]:
+    return [f"namespace {ns} ({what}): workload {w} enrolled by its pod label {DATAPLANE_MODE}=ambient"
+            for w in live.pods[ns].pod_enrolled] if ns in live.pods else []
+
+
+def _pod_level(mine: Tenant, live: Draft) -> list[str]:
+    """Workloads that depart from their ambient namespace: opt-outs (allowed only when profiled)
+    and sidecars (never in an ambient tenant)."""
+    facts = live.pods.get(mine.namespace)
+    opted_out = set(facts.opted_out) if facts else set()
+    allowed = {o.workload for o in mine.opt_outs}
+    out = [f"tenant {mine.namespace}: workload {w} opts out ({DATAPLANE_MODE}=none), not in the profile's opt_outs"
+           for w in sorted(opted_out - allowed)]
+    out += [f"tenant {mine.namespace}: opt-out {w} in the profile, no pod of it opts out in the cluster"
+            for w in sorted(allowed - opted_out)]
+    out += [f"tenant {mine.namespace}: workload {w} runs an istio-proxy sidecar in an ambient namespace"
+            for w in (facts.sidecars if facts else ())]
     return out
 
 
@@ -77,6 +103,7 @@ def _tenant(mine: Tenant, theirs: Tenant, live_mode: str, live: Draft) -> list[s
         out.append(f"tenant {mine.namespace}: profile {mine.mode}, cluster {live_mode}")
     if mine.waypoint != theirs.waypoint and mine.mode == theirs.mode:
         out.append(f"tenant {mine.namespace}: waypoint profile {mine.waypoint!r}, cluster {theirs.waypoint!r}")
+    out += _pod_level(mine, live)
     if live.edges_source and mine.ambient:
         profiled, observed = set(mine.edges), set(theirs.edges)
         for e in sorted(profiled - observed, key=lambda e: e.id(mine.namespace)):

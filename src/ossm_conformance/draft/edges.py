@@ -18,7 +18,7 @@ import re
 from collections import defaultdict
 
 from ..checks import _mesh
-from ..checks._k8s import dig, labels, name, namespace, selector_matches
+from ..checks._k8s import dig, labels, name, namespace
 from ..mtls.observation import OPENED, Observation
 from ..profile import Edge
 
@@ -74,9 +74,9 @@ def _service_account(view, service: str, ns: str) -> tuple[str, str]:
     """The destination's ServiceAccount: that of the pods behind the Service (or of the workload)."""
     svc = view.get("services", service, ns)
     selector = dig(svc, "spec.selector") if svc else None
-    pods = view.list("pods", ns)
-    chosen = ([p for p in pods if selector_matches({"matchLabels": selector}, labels(p))] if selector
-              else [p for p in pods if labels(p).get("app") == service])
+    # Running pods only: an Evicted or completed pod keeps its old spec (and maybe another account).
+    chosen = (_mesh.selected_pods(view, ns, {"matchLabels": selector}) if selector
+              else [p for p in _mesh.workload_pods(view, ns) if labels(p).get("app") == service])
     accounts = sorted({dig(p, "spec.serviceAccountName") or "default" for p in chosen})
     if len(accounts) == 1:
         return accounts[0], ""

@@ -45,6 +45,19 @@ class Draft:
     modes: dict[str, str] = field(default_factory=dict)        # namespace -> live mode, including MIXED
     edges_source: str = ""                                     # "" when edges were not observed
     waypoint_notes: list[str] = field(default_factory=list)    # traffic seen through waypoints (not edges)
+    pods: dict[str, "PodEnrolment"] = field(default_factory=dict)  # namespace -> pod-level enrolment
+
+
+@dataclass
+class PodEnrolment:
+    """What a namespace's own pods say about enrolment, workload by workload (istio-cni decides per
+    pod: the pod label beats the namespace's; a sidecar-injected pod is never enrolled)."""
+    opted_out: list[str] = field(default_factory=list)      # pod label istio.io/dataplane-mode=none
+    pod_enrolled: list[str] = field(default_factory=list)   # pod label ambient, namespace not ambient
+    sidecars: list[str] = field(default_factory=list)       # an istio-proxy sidecar (containers or native)
+
+    def __bool__(self) -> bool:
+        return bool(self.opted_out or self.pod_enrolled or self.sidecars)
 
 
 def draft(view, cluster: str, edges: dict[str, list[tuple[Edge, str]]] | None = None, edges_source: str = "",
@@ -73,7 +86,7 @@ def draft(view, cluster: str, edges: dict[str, list[tuple[Edge, str]]] | None = 
     notes["ztunnel"] = "the ZTunnel CR default's spec" if zt_cr else "CONFIRM: no ZTunnel CR named default found"
     notes["cluster"] = "CONFIRM: taken from the output file's name"
     return Draft(profile, notes, _suggestions(view, profile), frozenset(name(ns) for ns in view.list("namespaces")),
-                 modes, edges_source if edges is not None else "", list(waypoint_notes or ()))
+                 modes, edges_source if edges is not None else "", list(waypoint_notes or ()), _pod_enrolment(view))
 
 
 # -- control plane ------------------------------------------------------------------------------
@@ -154,6 +167,32 @@ def _tenants(view, edges: dict, notes: dict) -> tuple[tuple[Tenant, ...], dict[s
             modes[ns_name] = "sidecar"
             notes[f"tenants.{ns_name}"] = f"namespace label {', '.join(f'{k}={v}' for k, v in sidecar.items())}"
     return tuple(tenants), modes
+
+
+def _pod_enrolment(view) -> dict[str, PodEnrolment]:
+    """Per namespace, the workloads whose live pods (not finished, not the mesh's proxies) depart
+    from the namespace's mode (istio/istio `cni/pkg/util/enablement_selector.go`)."""
+    out: dict[str, PodEnrolment] = {}
+    for ns in view.list("namespaces"):
+        ns_name, ambient = name(ns), _mesh.is_ambient(ns)
+        if _is_platform(ns_name):
+            continue
+        facts = PodEnrolment()
+        for pod in _mesh.judged_pods(view, ns_name):
+            workload, mode = _mesh.workload_of(pod), _mesh.pod_mode(pod)
+            if _mesh.has_sidecar(pod):
+                bucket = facts.sidecars if ambient else None
+            elif mode == "none":
+                bucket = facts.opted_out if ambient else None
+            elif mode == "ambient" and not ambient:
+                bucket = facts.pod_enrolled
+            else:
+                bucket = None
+            if bucket is not None and workload not in bucket:
+                bucket.append(workload)
+        if facts:
+            out[ns_name] = facts
+    return out
 
 
 def _is_platform(ns_name: str) -> bool:

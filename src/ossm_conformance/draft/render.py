@@ -11,9 +11,11 @@ from dataclasses import MISSING, fields, is_dataclass
 
 import yaml
 
+from ..checks._mesh import DATAPLANE_MODE
 from .live import Draft
 
 EXCLUDED_REASON_PLACEHOLDER = "<why it is kept out of the mesh: the cluster cannot tell, ask its owners>"
+OPT_OUT_REASON_PLACEHOLDER = "<why this workload may run outside the mesh>"
 
 
 def render(d: Draft, header: list[str]) -> str:
@@ -49,6 +51,7 @@ def render(d: Draft, header: list[str]) -> str:
         elif t.ambient:
             out.append(f"    # no mTLS edge {'observed' if d.edges_source else 'drafted (edges not observed)'}: "
                        "add the traffic that must be encrypted, if any")
+        out += _pod_level_comments(d, t.namespace)
     if d.suggestions:
         out.append("  # Not enrolled, but they look like tenants. CONFIRM each: an excluded tenant needs a reason,")
         out.append("  # which the cluster cannot tell; delete the ones that are not mesh tenants at all.")
@@ -59,6 +62,23 @@ def render(d: Draft, header: list[str]) -> str:
     for note in d.waypoint_notes:
         out.append(f"  # through a waypoint (not drafted as an edge): {note}")
     return "\n".join(out) + "\n"
+
+
+def _pod_level_comments(d: Draft, namespace: str) -> list[str]:
+    """Opt-outs are left commented: the reason a workload may stay outside the mesh is a person's."""
+    facts = d.pods.get(namespace)
+    if not facts:
+        return []
+    out = []
+    if facts.opted_out:
+        out.append(f"    # CONFIRM: pods of these workloads carry {DATAPLANE_MODE}=none (outside the mesh, plaintext);")
+        out.append("    # list them only with the reason they may stay out, or enrol them:")
+        out.append("    # opt_outs:")
+        out += [f"    #   - {{workload: {w}, reason: {_scalar(OPT_OUT_REASON_PLACEHOLDER)}}}" for w in facts.opted_out]
+    if facts.sidecars:
+        out.append(f"    # CONFIRM: {', '.join(facts.sidecars)} run(s) an istio-proxy sidecar in this ambient namespace "
+                   "(the runbook: pick one mode per namespace)")
+    return out
 
 
 def _item(obj, indent: str, note: str | None) -> list[str]:
