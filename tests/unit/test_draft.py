@@ -12,7 +12,7 @@ from objects import PROFILE, find, healthy, snapshot
 
 from ossm_conformance.draft import diff, edges, live, render
 from ossm_conformance.draft.cluster import ambient_namespaces
-from ossm_conformance.mtls.observation import OPENED, Observation, SeriesDelta
+from ossm_conformance.mtls.observation import CLOSED, OPENED, RECEIVED, Observation, SeriesDelta
 from ossm_conformance.profile import Edge, load_profile
 
 
@@ -27,9 +27,15 @@ def twin() -> dict:
     return c
 
 
-def observed(*labelled: tuple[dict, float], window: float = 10) -> Observation:
+def observed(*labelled: tuple[dict, float], window: float = 10, flags: str = "-", data: bool = True) -> Observation:
+    """Connections over the window as ztunnel counts them: opened, closed (with `flags`) and, when
+    they delivered data, received bytes."""
     obs = Observation("prometheus", window)
-    obs.deltas = [SeriesDelta("ztunnel-worker-0", OPENED, labels, delta) for labels, delta in labelled]
+    for labels, n in labelled:
+        obs.deltas += [SeriesDelta("ztunnel-worker-0", OPENED, labels, n),
+                       SeriesDelta("ztunnel-worker-0", CLOSED, {**labels, "response_flags": flags}, n)]
+        if data:
+            obs.deltas.append(SeriesDelta("ztunnel-worker-0", RECEIVED, labels, 600 * n))
     return obs
 
 
@@ -37,8 +43,8 @@ def drafted(cluster: dict | None = None, obs: Observation | None = None) -> live
     view = snapshot(cluster or twin())
     if obs is None:
         return live.draft(view, "spoke-dc-v6")
-    found, via = edges.observed_edges(obs, view, set(ambient_namespaces(view)))
-    return live.draft(view, "spoke-dc-v6", found, "10s (prometheus)", via)
+    found, not_drafted = edges.observed_edges(obs, view, set(ambient_namespaces(view)), "cluster.local", live.waypoints(view))
+    return live.draft(view, "spoke-dc-v6", found, "10s (prometheus)", not_drafted)
 
 
 def test_tenants_operators_and_control_plane_are_read_from_the_cluster():
@@ -59,25 +65,39 @@ def test_an_edge_is_what_the_destination_ztunnel_counted_as_mutual_tls():
     d = drafted(obs=observed((series(), 14), (series(destination="eap-domain-group-a"), 3)))
     pilot = d.profile.tenant(NS)
     assert pilot.edges == (EDGE, replace(EDGE, destination="eap-domain-group-a", destination_service_account="eap-domain-group-a"))
-    assert "+14 mutual_tls connections over 10s (prometheus)" in d.notes[f"edges.{EDGE.id(NS)}"]
+    assert "seen over 10s (prometheus): mutual_tls, data delivered" in d.notes[f"edges.{EDGE.id(NS)}"]
 
 
-@pytest.mark.parametrize("labels, delta", [
-    (series(policy="unknown", principal="unknown"), 9),   # plaintext: the suite's judge fails it, never drafted
-    (series(reporter="source"), 9),                       # the source's view: the handshake may not have completed
-    (series(), 0),                                        # no growth in the window
-], ids=["plaintext", "source-reporter", "flat"])
-def test_what_is_not_evidence_of_an_encrypted_edge_is_not_drafted(labels, delta):
-    assert drafted(obs=observed((labels, delta))).profile.tenant(NS).edges == ()
+@pytest.mark.parametrize("obs", [
+    observed((series(policy="unknown", principal="unknown"), 9)),   # plaintext: the suite's judge fails it
+    observed((series(), 9), data=False, flags="DENY"),                # opened, then denied by a policy: no data
+    observed((series(), 9), data=False, flags="CONNECT"),             # identity failure: opens, no bytes
+    observed((series(), 0)),                                          # no growth in the window
+], ids=["plaintext", "denied", "identity-failure", "flat"])
+def test_what_the_suite_would_not_pass_is_not_drafted(obs):
+    assert drafted(obs=obs).profile.tenant(NS).edges == ()
 
 
-def test_traffic_through_a_waypoint_is_a_note_not_an_edge_from_the_waypoint():
-    through = {**series(destination="web", namespace="apps-team-x", source="waypoint",
-                        principal="spiffe://cluster.local/ns/apps-team-x/sa/waypoint"),
-               "source_workload_namespace": "apps-team-x"}
-    d = drafted(obs=observed((through, 5)))
-    assert d.profile.tenant("apps-team-x").edges == ()
-    assert d.waypoint_notes and "web.apps-team-x reached through waypoint apps-team-x/waypoint" in d.waypoint_notes[0]
+def test_a_denied_edge_is_left_as_a_note_saying_why():
+    d = drafted(obs=observed((series(), 9), data=False, flags="DENY"))
+    assert d.edge_notes and d.edge_notes[0].startswith(f"{EDGE.id(NS)} seen with mutual_tls but not drafted (fail:")
+
+
+def test_an_edge_through_a_waypoint_is_drafted_from_the_clients_side():
+    """Behind apps-team-x's waypoint the destination sees the waypoint's identity; the client is the
+    source ztunnel's series into the waypoint. Judged hop by hop, as the suite judges it."""
+    to_waypoint = series(reporter="source", principal="spiffe://cluster.local/ns/apps-team-x/sa/frontend", source="frontend",
+                         source_namespace="apps-team-x", destination="web", namespace="apps-team-x",
+                         destination_workload="waypoint")
+    from_waypoint = series(principal="spiffe://cluster.local/ns/apps-team-x/sa/waypoint", source="waypoint",
+                           source_namespace="apps-team-x", destination="web", namespace="apps-team-x")
+    c = twin()
+    find(c, "pods", "web-0", "apps-team-x")["spec"]["serviceAccountName"] = "web"
+    d = drafted(c, observed((to_waypoint, 4), (from_waypoint, 4)))
+    edge = Edge(source="frontend", source_service_account="frontend", destination="web", destination_service_account="web")
+    assert d.profile.tenant("apps-team-x").edges == (edge,)
+    assert "through waypoint apps-team-x/waypoint" in d.notes[f"edges.{edge.id('apps-team-x')}"]
+    assert not any(e.source == "waypoint" for t in d.profile.tenants for e in t.edges)  # never a client itself
 
 
 def test_the_draft_renders_to_a_valid_profile_with_its_notes(tmp_path):
@@ -87,7 +107,7 @@ def test_the_draft_renders_to_a_valid_profile_with_its_notes(tmp_path):
     path.write_text(text)
     assert replace(load_profile(path), source="") == d.profile
     assert "# - namespace: bank-payment" in text and "mode: excluded" in text and "cannot tell" in text
-    assert "    # seen: +14 mutual_tls connections" in text
+    assert "    # seen over 10s (prometheus): mutual_tls, data delivered" in text
 
 
 def test_no_difference_between_the_twin_and_its_profile():
@@ -95,9 +115,15 @@ def test_no_difference_between_the_twin_and_its_profile():
                 ({**series(source="demo-client", destination="demo-server", namespace="ossm3-demo",
                            principal="spiffe://cluster.local/ns/ossm3-demo/sa/demo-client"),
                   "source_workload_namespace": "ossm3-demo"}, 1)]
+    profiled += [(series(reporter="source", principal="spiffe://cluster.local/ns/apps-team-x/sa/frontend", source="frontend",
+                         source_namespace="apps-team-x", destination="web", namespace="apps-team-x",
+                         destination_workload="waypoint"), 1),
+                 (series(principal="spiffe://cluster.local/ns/apps-team-x/sa/waypoint", source="waypoint",
+                         source_namespace="apps-team-x", destination="web", namespace="apps-team-x"), 1)]
     c = twin()
     for app in ("demo-client", "demo-server"):
         find(c, "pods", f"{app}-0", "ossm3-demo")["spec"]["serviceAccountName"] = app
+    find(c, "pods", "web-0", "apps-team-x")["spec"]["serviceAccountName"] = "web"
     assert diff.differences(PROFILE, drafted(c, observed(*profiled))) == []
     assert diff.differences(PROFILE, drafted(c)) == []  # edges not observed: not compared
 

@@ -124,8 +124,9 @@ def _draft(api, opt, view, name, profile) -> live.Draft:
     ambient = cluster.ambient_namespaces(view)
     wanted = sorted(set(ambient) | ({t.namespace for t in profile.ambient_tenants} if profile else set()))
     observed = cluster.observe(api, opt, wanted, live.ztunnel_namespace(view))
-    found, via_waypoint = edges.observed_edges(observed.observation, view, set(ambient))
-    d = live.draft(view, name, found, observed.source, via_waypoint)
+    found, not_drafted = edges.observed_edges(observed.observation, view, set(ambient), live.trust_domain_of(view),
+                                              live.waypoints(view))
+    d = live.draft(view, name, found, observed.source, not_drafted)
     d.notes["_unobserved"] = "; ".join(f"{pod}: {why}" for pod, why in sorted(observed.observation.unobserved.items()))
     return d
 

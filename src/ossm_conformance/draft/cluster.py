@@ -19,7 +19,7 @@ from ..kube.snapshot import Read, Snapshot, fetch
 from ..mtls import probes, prometheus
 from ..mtls.observation import Observation, from_scrapes
 
-READS = [Read(kind) for kind in ("namespaces", "pods", "services", "gateways", "peerauthentications", "roles",
+READS = [Read(kind) for kind in ("namespaces", "pods", "services", "deployments", "gateways", "peerauthentications", "roles",
                                  "subscriptions", "istios", "istiocnis", "ztunnels")]
 READS.append(Read("clusterserviceversions", label_selector=NOT_COPIED))
 

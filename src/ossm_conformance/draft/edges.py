@@ -1,69 +1,69 @@
-"""PURE: the mTLS edges a window of ztunnel counters shows, as profile edges.
+"""PURE: the mTLS edges a window of ztunnel counters shows, as profile edges the suite will pass.
 
-An edge is drafted from what the *destination* ztunnel counted: istio_tcp_connections_opened_total
-with reporter="destination" and connection_security_policy="mutual_tls" grew, and its
-source_principal names the caller's SPIFFE identity (spiffe://<trust domain>/ns/<ns>/sa/<sa>).
-That series is only written after the HBONE handshake succeeded (istio/ztunnel
-`src/proxy/metrics.rs`, `src/proxy/inbound.rs`; reference/upstream-behaviour.md), so it is the
-same evidence the suite's judge (mtls/evidence.py) later asks for: a drafted edge passes there.
-
-Through a waypoint the destination ztunnel sees the waypoint's identity, not the client's
-(upstream-behaviour.md, "Waypoints"): such series are reported as notes, never as an edge from the
-waypoint, because the client behind it is not visible at the destination.
+Candidates come from every series that grew with connection_security_policy="mutual_tls" and a
+SPIFFE source_principal (spiffe://<trust domain>/ns/<ns>/sa/<sa>): the destination ztunnel's view
+(reporter="destination") of a direct call, and the source ztunnel's view (reporter="source") of a
+call into a waypoint namespace, because behind a waypoint the destination sees the waypoint's
+identity, not the client's (istio/ztunnel `src/proxy/outbound.rs`; reference/upstream-behaviour.md).
+Each candidate is then judged by the suite's own judge (mtls/evidence.py), exactly as
+test_edge_traffic_is_mutual_tls will judge it: only an edge that delivered data encrypted (not mere
+opens, which a DENY also counts) is drafted; the others are reported as notes.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
+from ..checks._k8s import labels, name, namespace
 from ..checks import _mesh
-from ..checks._k8s import dig, labels, name, namespace
-from ..mtls.observation import OPENED, Observation
+from ..mtls import evidence, flows, placement
+from ..mtls.observation import Observation
 from ..profile import Edge
 
 SPIFFE = re.compile(r"^spiffe://(?P<td>[^/]+)/ns/(?P<ns>[^/]+)/sa/(?P<sa>[^/]+)$")
 UNKNOWN = ("", "unknown")
 
 
-def observed_edges(obs: Observation, view, tenants: set[str]) -> tuple[dict[str, list[tuple[Edge, str]]], list[str]]:
-    """tenant namespace -> [(edge, note)], in a stable order; and notes on waypoint traffic."""
-    grown: dict[tuple, float] = defaultdict(float)
-    for d in obs.deltas:
-        lab = d.labels
-        if (d.name != OPENED or d.delta <= 0 or lab.get("reporter") != "destination"
-                or lab.get("connection_security_policy") != "mutual_tls"):
-            continue
-        who = SPIFFE.match(lab.get("source_principal", ""))
-        if not who:
-            continue
-        dest_ns = _known(lab.get("destination_service_namespace")) or _known(lab.get("destination_workload_namespace"))
-        dest = _known(lab.get("destination_service_name")) or _known(lab.get("destination_workload"))
-        source = _known(lab.get("source_workload"))
-        if dest_ns and dest and source:
-            grown[(who["ns"], source, who["sa"], dest_ns, dest)] += d.delta
-    waypoints = {(namespace(g), name(g)) for g in _mesh.waypoint_gateways(view)}
-    edges: dict[str, list[tuple[Edge, str]]] = defaultdict(list)
-    via_waypoint: list[str] = []
+def observed_edges(obs: Observation, view, tenants: set[str], trust_domain: str,
+                   waypoints: dict[str, str]) -> tuple[dict[str, list[tuple[Edge, str]]], list[str]]:
+    """tenant namespace -> [(edge, note)] in a stable order, and notes on what was seen but not drafted.
+    `waypoints`: namespace -> the waypoint Gateway its traffic goes through."""
+    waypoint_identities = {(namespace(g), name(g)) for g in _mesh.waypoint_gateways(view)}
     window = f"{obs.window:g}s ({obs.source})"
-    for (src_ns, source, sa, dest_ns, dest), count in sorted(grown.items()):
-        if (src_ns, sa) in waypoints:
-            via_waypoint.append(f"{dest}.{dest_ns} reached through waypoint {src_ns}/{sa}: +{_about(count)} mutual_tls "
-                                f"connections over {window}; the client behind the waypoint is not visible here")
-            continue
+    drafted: dict[str, list[tuple[Edge, str]]] = {}
+    notes: list[str] = []
+    for src_ns, source, sa, dest_ns, dest in _candidates(obs, waypoint_identities):
         if src_ns not in tenants:
             continue
         dest_sa, sa_note = _service_account(view, dest, dest_ns)
         edge = Edge(source=source, source_service_account=sa, destination=dest, destination_service_account=dest_sa,
                     destination_namespace="" if dest_ns == src_ns else dest_ns)
-        note = f"seen: +{_about(count)} mutual_tls connections over {window}{sa_note}; CONFIRM this traffic must be encrypted"
-        edges[src_ns].append((edge, note))
-    return dict(edges), via_waypoint
+        through = evidence.Waypoint(dest_ns, waypoints[dest_ns]) if dest_ns in waypoints else None
+        verdict = evidence.judge(src_ns, edge, trust_domain, obs, placement.edge_nodes(view, src_ns, edge), through)
+        if verdict.outcome != evidence.PASS:
+            why = verdict.reason if verdict.outcome == evidence.UNDECIDED else verdict.findings[0].actual
+            notes.append(f"{edge.id(src_ns)} seen with mutual_tls but not drafted ({verdict.outcome}: {why[:200]})")
+            continue
+        hop = f" through waypoint {through.namespace}/{through.name}" if through else ""
+        drafted.setdefault(src_ns, []).append((edge, f"seen over {window}: mutual_tls, data delivered{hop}; the suite's "
+                                                     f"mTLS judge passes it{sa_note}; CONFIRM this traffic must be encrypted"))
+    return drafted, notes
 
 
-def _about(count: float) -> str:
-    """Prometheus' increase() extrapolates (15.0075 connections): a whole number reads better."""
-    return f"{count:.0f}" if count >= 1 else f"{count:.2g}"
+def _candidates(obs: Observation, waypoint_identities: set[tuple[str, str]]) -> list[tuple[str, str, str, str, str]]:
+    """(source namespace, source workload, source account, destination namespace, destination), sorted."""
+    found = set()
+    for d in obs.deltas:
+        if d.delta <= 0 or flows.policy(d) != flows.MUTUAL_TLS:
+            continue
+        who = SPIFFE.match(flows.principal(d))
+        lab = d.labels
+        dest_ns = _known(lab.get("destination_service_namespace")) or _known(lab.get("destination_workload_namespace"))
+        dest = _known(lab.get("destination_service_name")) or _known(lab.get("destination_workload"))
+        source = _known(lab.get("source_workload"))
+        if who and dest_ns and dest and source and (who["ns"], who["sa"]) not in waypoint_identities:
+            found.add((who["ns"], source, who["sa"], dest_ns, dest))
+    return sorted(found)
 
 
 def _known(value: str | None) -> str:
@@ -73,13 +73,13 @@ def _known(value: str | None) -> str:
 def _service_account(view, service: str, ns: str) -> tuple[str, str]:
     """The destination's ServiceAccount: that of the pods behind the Service (or of the workload)."""
     svc = view.get("services", service, ns)
-    selector = dig(svc, "spec.selector") if svc else None
+    selector = (svc or {}).get("spec", {}).get("selector")
     # Running pods only: an Evicted or completed pod keeps its old spec (and maybe another account).
     chosen = (_mesh.selected_pods(view, ns, {"matchLabels": selector}) if selector
               else [p for p in _mesh.workload_pods(view, ns) if labels(p).get("app") == service])
-    accounts = sorted({dig(p, "spec.serviceAccountName") or "default" for p in chosen})
+    accounts = sorted({(p.get("spec") or {}).get("serviceAccountName") or "default" for p in chosen})
     if len(accounts) == 1:
         return accounts[0], ""
     if not accounts:
-        return service, f"; no pod behind {service}.{ns} found: destination_service_account guessed as {service}, confirm"
-    return accounts[0], f"; pods behind {service}.{ns} run as {', '.join(accounts)}: confirm destination_service_account"
+        return service, f"; no pod behind {service}.{ns} found: destination_service_account guessed as {service}, CONFIRM"
+    return accounts[0], f"; pods behind {service}.{ns} run as {', '.join(accounts)}: CONFIRM destination_service_account"

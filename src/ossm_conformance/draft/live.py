@@ -44,7 +44,7 @@ class Draft:
     namespaces: frozenset[str] = frozenset()                   # every namespace that exists (for the diff)
     modes: dict[str, str] = field(default_factory=dict)        # namespace -> live mode, including MIXED
     edges_source: str = ""                                     # "" when edges were not observed
-    waypoint_notes: list[str] = field(default_factory=list)    # traffic seen through waypoints (not edges)
+    edge_notes: list[str] = field(default_factory=list)        # mutual_tls seen but not drafted, and why
     pods: dict[str, "PodEnrolment"] = field(default_factory=dict)  # namespace -> pod-level enrolment
 
 
@@ -61,11 +61,11 @@ class PodEnrolment:
 
 
 def draft(view, cluster: str, edges: dict[str, list[tuple[Edge, str]]] | None = None, edges_source: str = "",
-          waypoint_notes: list[str] | None = None) -> Draft:
+          edge_notes: list[str] | None = None) -> Draft:
     """`edges`: tenant namespace -> [(edge, note)] from edges.observed_edges(); None = not observed."""
     notes: dict[str, str] = {}
     istio_cr = _istio_cr(view)
-    trust_domain = dig(istio_cr, "spec.values.meshConfig.trustDomain") or DEFAULT_TRUST_DOMAIN
+    trust_domain = trust_domain_of(view)
     notes["trust_domain"] = ("Istio CR spec.values.meshConfig.trustDomain" if dig(istio_cr, "spec.values.meshConfig.trustDomain")
                              else "not set in the Istio CR: Istio's default")
     istio = _istio_spec(istio_cr)
@@ -86,10 +86,26 @@ def draft(view, cluster: str, edges: dict[str, list[tuple[Edge, str]]] | None = 
     notes["ztunnel"] = "the ZTunnel CR default's spec" if zt_cr else "CONFIRM: no ZTunnel CR named default found"
     notes["cluster"] = "CONFIRM: taken from the output file's name"
     return Draft(profile, notes, _suggestions(view, profile), frozenset(name(ns) for ns in view.list("namespaces")),
-                 modes, edges_source if edges is not None else "", list(waypoint_notes or ()), _pod_enrolment(view))
+                 modes, edges_source if edges is not None else "", list(edge_notes or ()), _pod_enrolment(view))
 
 
 # -- control plane ------------------------------------------------------------------------------
+
+def trust_domain_of(view) -> str:
+    return dig(_istio_cr(view), "spec.values.meshConfig.trustDomain") or DEFAULT_TRUST_DOMAIN
+
+
+def waypoints(view) -> dict[str, str]:
+    """Ambient namespace -> the waypoint Gateway its traffic goes through."""
+    return {name(ns): w for ns in view.list("namespaces") if _mesh.is_ambient(ns) and (w := _waypoint_of(view, ns))}
+
+
+def _waypoint_of(view, ns: dict) -> str:
+    """The namespace's waypoint: the class istio-waypoint Gateway istio.io/use-waypoint names, else its only one."""
+    gateways = _mesh.waypoint_gateways(view, name(ns))
+    used = labels(ns).get(_mesh.USE_WAYPOINT)
+    return next((name(g) for g in gateways if name(g) == used), name(gateways[0]) if gateways else "")
+
 
 def _istio_cr(view) -> dict:
     """The Istio CR the mesh runs: `default`, else the one that is not OpenShift's gateway Istio."""
@@ -146,9 +162,7 @@ def _tenants(view, edges: dict, notes: dict) -> tuple[tuple[Tenant, ...], dict[s
         ns_name = name(ns)
         sidecar = _mesh.sidecar_labels(ns)
         if _mesh.is_ambient(ns):
-            waypoints = _mesh.waypoint_gateways(view, ns_name)
-            used = labels(ns).get(_mesh.USE_WAYPOINT)
-            waypoint = next((name(g) for g in waypoints if name(g) == used), name(waypoints[0]) if waypoints else "")
+            waypoint = _waypoint_of(view, ns)
             mode = "ambient+waypoint" if waypoint else "ambient"
             mine = edges.get(ns_name, [])
             tenants.append(Tenant(ns_name, mode, waypoint=waypoint, edges=tuple(e for e, _ in mine)))

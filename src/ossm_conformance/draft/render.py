@@ -59,8 +59,8 @@ def render(d: Draft, header: list[str]) -> str:
             out.append(f"  # - namespace: {s.namespace}    # {s.why}")
             out.append("  #   mode: excluded")
             out.append(f"  #   reason: {_scalar(EXCLUDED_REASON_PLACEHOLDER)}")
-    for note in d.waypoint_notes:
-        out.append(f"  # through a waypoint (not drafted as an edge): {note}")
+    for note in d.edge_notes:
+        out.append(f"  # CONFIRM: {note}")
     return "\n".join(out) + "\n"
 
 
