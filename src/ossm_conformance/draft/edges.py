@@ -13,6 +13,7 @@ opens, which a DENY also counts) is drafted; the others are reported as notes.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..checks._k8s import labels, name, namespace
 from ..checks import _mesh
@@ -32,6 +33,7 @@ def observed_edges(obs: Observation, view, tenants: set[str], trust_domain: str,
     window = f"{obs.window:g}s ({obs.source})"
     drafted: dict[str, list[tuple[Edge, str]]] = {}
     notes: list[str] = []
+    toward = _by_destination(obs)
     for src_ns, source, sa, dest_ns, dest in _candidates(obs, waypoint_identities):
         if src_ns not in tenants:
             continue
@@ -39,7 +41,10 @@ def observed_edges(obs: Observation, view, tenants: set[str], trust_domain: str,
         edge = Edge(source=source, source_service_account=sa, destination=dest, destination_service_account=dest_sa,
                     destination_namespace="" if dest_ns == src_ns else dest_ns)
         through = evidence.Waypoint(dest_ns, waypoints[dest_ns]) if dest_ns in waypoints else None
-        verdict = evidence.judge(src_ns, edge, trust_domain, obs, placement.edge_nodes(view, src_ns, edge), through)
+        # The judge scans the observation it is given: hand it only the series toward this destination
+        # (500 tenants: one scan each of ~4,000 series made the draft 10x slower).
+        mine = replace(obs, deltas=toward.get((dest_ns, dest), []))
+        verdict = evidence.judge(src_ns, edge, trust_domain, mine, placement.edge_nodes(view, src_ns, edge), through)
         if verdict.outcome != evidence.PASS:
             why = verdict.reason if verdict.outcome == evidence.UNDECIDED else verdict.findings[0].actual
             notes.append(f"{edge.id(src_ns)} seen with mutual_tls but not drafted ({verdict.outcome}: {why[:200]})")
@@ -64,6 +69,18 @@ def _candidates(obs: Observation, waypoint_identities: set[tuple[str, str]]) -> 
         if who and dest_ns and dest and source and (who["ns"], who["sa"]) not in waypoint_identities:
             found.add((who["ns"], source, who["sa"], dest_ns, dest))
     return sorted(found)
+
+
+def _by_destination(obs: Observation) -> dict[tuple[str, str], list]:
+    """Series by every (namespace, destination) flows.toward() would match them to."""
+    index: dict[tuple[str, str], list] = {}
+    for d in obs.deltas:
+        lab = d.labels
+        keys = {(ns, dest) for ns in (lab.get("destination_workload_namespace"), lab.get("destination_service_namespace"))
+                for dest in (lab.get("destination_service_name"), lab.get("destination_workload")) if ns and dest}
+        for key in keys:
+            index.setdefault(key, []).append(d)
+    return index
 
 
 def _known(value: str | None) -> str:
