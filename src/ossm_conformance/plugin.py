@@ -161,7 +161,7 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
     try:
         client, target = build_api_client(config.option.ossm_kubeconfig, config.option.ossm_context)
     except CredentialsError as exc:  # e.g. an expired login behind an exec plugin: could not check, like a 401
-        pytest.exit(f"ossm-conformance: {exc}", returncode=exitcodes.COULD_NOT_CHECK)
+        _could_not_check(config, state, str(exc))
     except KubeconfigError as exc:
         _bad_invocation(str(exc))
     api = Api(client, request_timeout=(5.0, config.option.ossm_request_timeout), retry_budget=20.0)
