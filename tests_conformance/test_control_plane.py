@@ -7,7 +7,7 @@ from ossm_conformance import checks
 pytestmark = pytest.mark.control_plane
 
 
-@pytest.mark.reads("istios", "istiocnis", "ztunnels")
+@pytest.mark.reads("istios", "istiocnis", "ztunnels", "daemonsets", "nodes")
 def test_sail_cr_healthy(conform, sail_cr):
     """The CR is Reconciled, Ready (and DependenciesHealthy), Healthy, with its generation observed"""
     conform(checks.control_plane.sail_cr_healthy, sail_cr)

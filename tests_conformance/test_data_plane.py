@@ -15,7 +15,7 @@ def test_istiod_available(conform, profile):
 
 @pytest.mark.reads("daemonsets", "nodes")
 def test_daemonset_rolled_out(conform, daemonset):
-    """The DaemonSet is fully rolled out on every Ready node it should cover"""
+    """The DaemonSet is rolled out on every node it should cover, ready but for NotReady nodes"""
     conform(checks.data_plane.daemonset_rolled_out, daemonset)
 
 
@@ -23,3 +23,9 @@ def test_daemonset_rolled_out(conform, daemonset):
 def test_daemonset_pod_ready_on_every_node(conform, daemonset):
     """One Ready pod of the DaemonSet runs on every node it should cover"""
     conform(checks.data_plane.daemonset_pods_on_every_node, daemonset)
+
+
+@pytest.mark.reads("daemonsets", "nodes", "pods", "namespaces", "ztunnels", "istiocnis")
+def test_daemonset_covers_enrolled_pods(conform, daemonset):
+    """The DaemonSet's node placement reaches every node where enrolled tenant pods run"""
+    conform(checks.data_plane.daemonset_covers_enrolled_pods, daemonset)

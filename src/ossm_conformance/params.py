@@ -27,10 +27,12 @@ def _sail_crs(p: Profile):
     cni_spec = [("namespace", p.istio_cni.namespace), ("version", p.istio_cni.version)]
     if p.istio_cni.profile:
         cni_spec.insert(1, ("profile", p.istio_cni.profile))
-    crs = [ExpectedCR("istios", p.istio.name, tuple(istio_spec), p.istio_minor),
-           ExpectedCR("istiocnis", p.istio_cni.name, tuple(cni_spec), p.istio_minor),
+    cni_ds = ("cni", p.istio_cni.namespace, p.istio_cni.daemonset)
+    ztunnel_ds = ("ztunnel", p.ztunnel.namespace, p.ztunnel.daemonset)
+    crs = [ExpectedCR("istios", p.istio.name, tuple(istio_spec), p.istio_minor, (cni_ds, ztunnel_ds)),
+           ExpectedCR("istiocnis", p.istio_cni.name, tuple(cni_spec), p.istio_minor, (cni_ds,)),
            ExpectedCR("ztunnels", p.ztunnel.name, (("namespace", p.ztunnel.namespace), ("version", p.ztunnel.version)),
-                      p.istio_minor)]
+                      p.istio_minor, (ztunnel_ds,))]
     return [(cr.title, cr) for cr in crs]
 
 

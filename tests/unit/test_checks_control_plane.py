@@ -105,3 +105,43 @@ def test_unset_grace_period_is_the_documented_30():
 ], ids=["revision-minor", "revision-missing", "none-ready", "no-active"])
 def test_active_revision_findings(mutate, fragment):
     assert fragment in text(broken(mutate, control_plane.active_revision_on_minor, "default", "1.28"))
+
+def _ztunnel_not_ready_as_the_operator_writes_it(c):
+    """ZTunnel Ready=False DaemonSetNotReady, and Istio DependenciesHealthy False ZTunnelNotHealthy."""
+    zt = find(c, "ztunnels", "default")
+    zt["status"].update(state="DaemonSetNotReady", conditions=[
+        cond("Reconciled"), cond("Ready", "False", "DaemonSetNotReady", "not all ztunnel pods are ready")])
+    _istio(c)["status"].update(state="ZTunnelNotHealthy", conditions=[
+        cond("Reconciled"), cond("Ready"),
+        cond("DependenciesHealthy", "False", "ZTunnelNotHealthy", "ZTunnel resource status indicates that the component is not healthy")])
+
+
+def _rebooting(c, node_name="worker-1"):
+    find(c, "nodes", node_name)["status"]["conditions"] = [cond("Ready", "Unknown", "NodeStatusUnknown")]
+    find(c, "pods", f"ztunnel-{node_name}", "ztunnel")["status"]["conditions"] = [cond("Ready", "False")]
+    find(c, "daemonsets", "ztunnel", "ztunnel")["status"].update(numberReady=5, numberAvailable=5)
+
+
+@pytest.mark.parametrize("cr_id", ("Istio/default", "ZTunnel/default"))
+def test_daemonset_short_only_by_a_rebooting_node_is_not_a_failure(cr_id):
+    c = healthy()
+    _ztunnel_not_ready_as_the_operator_writes_it(c)
+    _rebooting(c)
+    assert run(control_plane.sail_cr_healthy, c, param("sail_cr", cr_id)) == []
+
+
+@pytest.mark.parametrize("cr_id, fragment", [("Istio/default", "ZTunnelNotHealthy"),
+                                             ("ZTunnel/default", "not all ztunnel pods are ready")])
+def test_daemonset_short_on_a_ready_node_fails(cr_id, fragment):
+    c = healthy()
+    _ztunnel_not_ready_as_the_operator_writes_it(c)
+    find(c, "daemonsets", "ztunnel", "ztunnel")["status"].update(numberReady=5, numberAvailable=5)  # all nodes Ready
+    assert fragment in text(run(control_plane.sail_cr_healthy, c, param("sail_cr", cr_id)))
+
+
+def test_a_rebooting_node_does_not_excuse_the_other_daemonset():
+    c = healthy()
+    _rebooting(c)  # ztunnel short on a NotReady node; istio-cni reported unhealthy for its own reasons
+    _istio(c)["status"].update(state="IstioCNINotHealthy", conditions=[
+        cond("Reconciled"), cond("Ready"), cond("DependenciesHealthy", "False", "IstioCNINotHealthy", "x")])
+    assert "IstioCNINotHealthy" in text(run(control_plane.sail_cr_healthy, c, param("sail_cr", "Istio/default")))

@@ -75,6 +75,12 @@ def judged_pods(view, namespace: str) -> list[dict]:
     return [p for p in view.list("pods", namespace) if not finished(p) and not is_mesh_infrastructure(p)]
 
 
+def enrolled_pods(view, ns: dict) -> list[dict]:
+    """The namespace's judged pods istio-cni enrols, Pending ones included: a pod bound to a node
+    needs that node's ztunnel as much as a Running one."""
+    return [p for p in judged_pods(view, meta(ns).get("name", "")) if enrolled_by_cni(p, ns)]
+
+
 def workload_pods(view, namespace: str) -> list[dict]:
     """Running, not terminating, not the mesh's own proxies: the pods that carry traffic."""
     return [p for p in judged_pods(view, namespace) if dig(p, "status.phase") == "Running"]

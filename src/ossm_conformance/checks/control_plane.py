@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .. import runbook
 from ..findings import Finding
 from ..versions import minor_of
+from .data_plane import shortfall_on_not_ready_nodes
 from ._k8s import condition, condition_status, describe_condition, dig, generation_current, name, reads, stale_generation
 
 _KIND_NAMES = {"istios": "Istio", "istiocnis": "IstioCNI", "ztunnels": "ZTunnel"}
@@ -30,6 +31,8 @@ class ExpectedCR:
     name: str
     spec: tuple[tuple[str, object], ...]    # (dotted spec path, expected value), in a stable order
     minor: str                              # "1.28"
+    # The DaemonSets whose readiness the CR reports: (role "cni"/"ztunnel", namespace, name).
+    daemonsets: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def title(self) -> str:
@@ -43,11 +46,36 @@ def _missing(view, cr: ExpectedCR) -> Finding:
                    "not found" + (f" (present: {', '.join(sorted(others))})" if others else ""), runbook.CONTROL_PLANE_READY)
 
 
-@reads("istios", "istiocnis", "ztunnels")
+# Reasons that say "a DaemonSet is not fully ready", and which DaemonSet (None: the CR's own).
+_DAEMONSET_REASONS = {"DaemonSetNotReady": None, "IstioCNINotHealthy": "cni", "ZTunnelNotHealthy": "ztunnel"}
+
+
+def _excused_reasons(view, cr: ExpectedCR) -> dict[str, list[str]]:
+    """DaemonSet reasons explained by NotReady nodes alone (reason -> those nodes).
+
+    The sail-operator marks IstioCNI/ZTunnel Ready=False (DaemonSetNotReady) whenever
+    numberReady < currentNumberScheduled, and the IstioRevision, hence Istio, DependenciesHealthy
+    False (IstioCNINotHealthy / ZTunnelNotHealthy) from their state (sail-operator
+    pkg/revision/dependency.go). A node rebooting in a MachineConfig rollout does exactly that on
+    a healthy cluster: it is information, never a failure by itself."""
+    excused = {}
+    for reason, role in _DAEMONSET_REASONS.items():
+        refs = [d for d in cr.daemonsets if role is None and len(cr.daemonsets) == 1 or d[0] == role]
+        for _, namespace, ds_name in refs:
+            outages = shortfall_on_not_ready_nodes(view, namespace, ds_name)
+            if outages:
+                excused[reason] = outages
+    return excused
+
+
+@reads("istios", "istiocnis", "ztunnels", "daemonsets", "nodes")
 def sail_cr_healthy(view, cr: ExpectedCR) -> list[Finding]:
+    """Reconciled, Ready (and DependenciesHealthy) True and state Healthy, as the sail-operator
+    writes them for a healthy mesh; a DaemonSet short only by NotReady nodes is not a failure."""
     obj = view.get(cr.kind, cr.name)
     if obj is None:
         return [_missing(view, cr)]
+    excused = _excused_reasons(view, cr)
     findings = []
     if stale := stale_generation(obj, cr.title, runbook.CONTROL_PLANE_READY,
                                  expected="status.observedGeneration == metadata.generation"):
@@ -56,11 +84,13 @@ def sail_cr_healthy(view, cr: ExpectedCR) -> list[Finding]:
         status = condition_status(obj, kind)
         if status != "True":
             reason = (condition(obj, kind) or {}).get("reason")
+            if status == "False" and reason in excused:
+                continue
             findings.append(Finding(cr.title, f"condition {kind}=True", describe_condition(obj, kind),
                                     runbook.CONTROL_PLANE_READY,
                                     settling=status in ("Unknown", "absent") or reason in _CONVERGING_REASONS))
     state = dig(obj, "status.state")
-    if state != "Healthy":
+    if state != "Healthy" and state not in excused:
         findings.append(Finding(cr.title, "status.state Healthy", f"status.state {state}", runbook.CONTROL_PLANE_READY,
                                 settling=state in _CONVERGING_REASONS or not generation_current(obj)))
     return findings
