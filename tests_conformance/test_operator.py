@@ -9,7 +9,7 @@ pytestmark = pytest.mark.operator
 
 @pytest.mark.reads("subscriptions")
 def test_subscription_at_latest_known(conform, operator):
-    """Subscription is AtLatestKnown on the profiled channel, installedCSV == currentCSV"""
+    """Subscription is AtLatestKnown (or awaits a Manual approval) on the profiled channel, its catalog healthy"""
     conform(checks.operator.subscription_at_latest, operator)
 
 
@@ -17,6 +17,12 @@ def test_subscription_at_latest_known(conform, operator):
 def test_csv_succeeded(conform, operator):
     """The installed CSV in the install namespace is Succeeded / InstallSucceeded"""
     conform(checks.operator.csv_succeeded, operator)
+
+
+@pytest.mark.reads("subscriptions")
+def test_operator_version_pinned(conform, operator):
+    """The installed CSV is the version the runbook pins (a plan awaiting approval does not count)"""
+    conform(checks.operator.csv_version_pinned, operator)
 
 
 @pytest.mark.reads("deployments")

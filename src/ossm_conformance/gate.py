@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import exitcodes
-from .checks.upgrade import GATE_RULES, arrival_note, strategy_note, target_is_newer_patch
+from .checks.upgrade import GATE_RULES, arrival_note, pending_operator_note, strategy_note, target_is_newer_patch
 from .facts import running_istio_version
 from .findings import CouldNotCheck, Finding
 from .profile import Profile
@@ -88,7 +88,8 @@ def decide(view, profile: Profile, target: str, outcome: ConformanceOutcome) -> 
         verdict.reasons.append("the conformance set did not run in this session: run the gate together with it "
                                "(make preupgrade TARGET=... runs tests_conformance with --target-version)")
     verdict.notes = [_note(arrival_note, view, profile, target), _note(strategy_note, view, profile),
-                     f"conformance set: {outcome.passed} passed, {len(outcome.failed)} failed, {len(outcome.errors)} error"]
+                     f"conformance set: {outcome.passed} passed, {len(outcome.failed)} failed, {len(outcome.errors)} error",
+                     _note(pending_operator_note, view, profile)]
     return verdict
 
 

@@ -34,6 +34,7 @@ class Operator:
     namespace: str
     deployment: str
     csv_prefix: str = ""   # CSV names are "<prefix>.vX.Y.Z"; defaults to the package name
+    version: str = ""      # the version the runbook pins (X.Y.Z): the installed CSV must be that one
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,9 @@ def _validate(p: Profile) -> None:
                           "the sail-operator accepts only the name 'default'")
     if not p.operators:
         raise _FieldError("operators", "at least the servicemeshoperator3 operator is required")
+    for i, op in enumerate(p.operators):
+        if op.version and not re.fullmatch(r"\d+\.\d+\.\d+", op.version):
+            raise _FieldError(f"operators[{i}].version", f"expected X.Y.Z such as 2.22.2, got {op.version!r}")
     seen: set[str] = set()
     for i, t in enumerate(p.tenants):
         where = f"tenants[{i}]"

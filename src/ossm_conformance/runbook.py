@@ -68,6 +68,11 @@ MISSING_NAMESPACE = "Create the tenant namespace from platform-gitops, or correc
 # -- operator, CRDs, control plane, data plane (Validation section) ---------------------------
 OPERATOR = ("oc -n openshift-operators get sub,csv | grep -i servicemesh; the operator is installed from the "
             "mirrored app-catalog, pinned by version, before the operand CRs (sync-wave 8).")
+OPERATOR_PIN = ("Both operators are mirrored into the cluster's app-catalog and pinned by version (runbook: "
+                "servicemeshoperator3 stable, kiali-ossm OSSM v2.22.2): set installPlanApproval: Manual, approve only "
+                "the pinned version's InstallPlan, and update the profile's pin together with the runbook.")
+CATALOG = ("The Subscription's own CatalogSource is unhealthy: oc -n openshift-marketplace get catalogsource; "
+           "check the mirrored app-catalog's registry pod and image, then let OLM re-resolve.")
 CRDS = ("The sail-operator CRDs ship with the servicemeshoperator3 bundle: check the operator's CSV "
         "(oc -n openshift-operators get csv) and reinstall it if its CRDs are missing.")
 CONTROL_PLANE_READY = ("Istio, IstioCNI, ZTunnel must all be Ready=True: oc -n istio-system get istio default; "

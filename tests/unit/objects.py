@@ -112,12 +112,22 @@ def crd(plural: str) -> dict:
                        "storedVersions": ["v1"]})
 
 
+def catalog_health(name_: str, healthy_: bool) -> dict:
+    return {"catalogSourceRef": {"apiVersion": "operators.coreos.com/v1alpha1", "kind": "CatalogSource", "name": name_,
+                                 "namespace": "openshift-marketplace"}, "healthy": healthy_,
+            "lastUpdated": "2026-05-12T10:00:00Z"}
+
+
 def subscription(package: str, csv: str) -> dict:
+    # Everyday mess: an unrelated mirrored catalog is broken, so OLM reports CatalogSourcesUnhealthy
+    # True for every Subscription; the Subscription's own app-catalog is healthy.
     return obj("subscriptions", package, "openshift-operators",
                spec={"channel": "stable", "name": package, "source": "app-catalog", "sourceNamespace": "openshift-marketplace",
                      "installPlanApproval": "Automatic"},
                status={"state": "AtLatestKnown", "currentCSV": csv, "installedCSV": csv,
-                       "conditions": [cond("CatalogSourcesUnhealthy", "False", "AllCatalogSourcesHealthy")]})
+                       "catalogHealth": [catalog_health("app-catalog", True), catalog_health("community-mirror", False)],
+                       "conditions": [cond("CatalogSourcesUnhealthy", "True", "UnhealthyCatalogSourceFound",
+                                           "targeted catalogsource openshift-marketplace/app-catalog healthy")]})
 
 
 def csv(name_: str, namespace: str = "openshift-operators", copied: bool = False) -> dict:

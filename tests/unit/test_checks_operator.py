@@ -6,6 +6,7 @@ from objects import broken, CSV, PROFILE, cond, find, healthy, remove, run, text
 from ossm_conformance.checks import operator
 
 SMO = PROFILE.operators[0]
+KIALI = PROFILE.operators[1]
 
 
 def _sub(c):
@@ -22,7 +23,8 @@ def _dep(c):
 
 @pytest.mark.parametrize("op", PROFILE.operators, ids=lambda o: o.package)
 @pytest.mark.parametrize("check", [operator.subscription_at_latest, operator.csv_succeeded,
-                                   operator.operator_deployment_available], ids=lambda f: f.__name__)
+                                   operator.operator_deployment_available, operator.csv_version_pinned],
+                         ids=lambda f: f.__name__)
 def test_healthy_operators_pass(check, op):
     assert run(check, healthy(), op) == []
 
@@ -76,3 +78,58 @@ def test_operator_deployment_findings(mutate, fragment):
     findings = broken(mutate, operator.operator_deployment_available, SMO)
     assert fragment in text(findings)
     assert findings[0].object == "Deployment openshift-operators/servicemesh-operator3"
+
+
+def _kiali(c):
+    return find(c, "subscriptions", "kiali-ossm", "openshift-operators")
+
+
+def _awaiting_approval(c, newer="kiali-operator.v2.22.3"):
+    """OLM with installPlanApproval Manual and a newer bundle in the channel."""
+    sub = _kiali(c)
+    sub["spec"]["installPlanApproval"] = "Manual"
+    sub["status"].update(state="UpgradePending", currentCSV=newer)
+    sub["status"]["conditions"].append(cond("InstallPlanPending", "True", "RequiresApproval"))
+
+
+def test_manual_approval_with_a_newer_plan_pending_passes_while_the_pin_runs():
+    c = healthy()
+    _awaiting_approval(c)
+    assert run(operator.subscription_at_latest, c, KIALI) == []
+    assert run(operator.csv_version_pinned, c, KIALI) == []
+    assert operator.awaiting_approval(_kiali(c), KIALI) == "kiali-operator.v2.22.3"
+
+
+def test_automatic_upgrade_pending_is_still_a_finding():
+    c = healthy()
+    _awaiting_approval(c)
+    _kiali(c)["spec"]["installPlanApproval"] = "Automatic"
+    assert "status.state UpgradePending" in text(run(operator.subscription_at_latest, c, KIALI))
+
+
+def test_version_drift_from_the_pin_fails():
+    c = healthy()
+    _kiali(c)["status"].update(installedCSV="kiali-operator.v2.23.0", currentCSV="kiali-operator.v2.23.0")
+    findings = run(operator.csv_version_pinned, c, KIALI)
+    assert "installedCSV kiali-operator.v2.22.2 (the runbook's pin)" in text(findings)
+    assert "actual:   installedCSV kiali-operator.v2.23.0" in text(findings)
+    assert "pinned by version" in findings[0].fix
+    # a plan awaiting approval does not excuse a drifted install
+    _awaiting_approval(c, "kiali-operator.v2.23.1")
+    assert operator.awaiting_approval(_kiali(c), KIALI) is None
+
+
+def test_unrelated_unhealthy_catalog_passes_own_catalog_unhealthy_fails():
+    c = healthy()
+    assert find(c, "subscriptions", "servicemeshoperator3", "openshift-operators")["status"]["conditions"][0]["status"] == "True"
+    assert run(operator.subscription_at_latest, c, SMO) == []
+    _sub(c)["status"]["catalogHealth"][0]["healthy"] = False
+    assert "catalogHealth: openshift-marketplace/app-catalog healthy=false" in text(run(operator.subscription_at_latest, c, SMO))
+    _sub(c)["status"]["catalogHealth"] = _sub(c)["status"]["catalogHealth"][1:]
+    assert "targeted catalogsource missing" in text(run(operator.subscription_at_latest, c, SMO))
+
+
+def test_garbage_collected_install_plan_is_not_a_failure():
+    c = healthy()
+    _sub(c)["status"]["conditions"].append(cond("InstallPlanMissing", "True", "ReferencedInstallPlanNotFound"))
+    assert run(operator.subscription_at_latest, c, SMO) == []

@@ -212,3 +212,15 @@ def test_gate_json_has_the_documented_shape(tmp_path):
 def test_run_that_never_read_the_cluster_is_no_go():
     v = not_checked("v1.28.4", exitcodes.COULD_NOT_CHECK)
     assert v.verdict == "no-go" and "exit 12: could not check" in v.reasons[0]
+
+
+def test_pending_operator_update_is_shown_with_the_version_it_installs():
+    snap = snapshot(csv=CSV)
+    sub = snap.get("subscriptions", "servicemeshoperator3", "openshift-operators")
+    sub["spec"]["installPlanApproval"] = "Manual"
+    sub["status"].update(state="UpgradePending", currentCSV="servicemeshoperator3.v3.3.8",
+                         installPlanRef={"name": "install-x8"},
+                         conditions=[{"type": "InstallPlanPending", "status": "True", "reason": "RequiresApproval"}])
+    note = decide(snap, PROFILE, "v1.28.10", HEALTHY_RUN).notes[-1]
+    assert f"{CSV} runs, servicemeshoperator3.v3.3.8 awaits approval (InstallPlan install-x8)" in note
+    assert decide(snapshot(), PROFILE, "v1.28.10", HEALTHY_RUN).notes[-1] == "No operator update awaits approval."

@@ -9,9 +9,13 @@ from ..profile import Operator
 from ._k8s import deployment_available, dig, labels, reads
 
 # Subscription condition types are abnormal-true: healthy is False or absent. These mean the
-# install cannot proceed (deprecation conditions are advisories, not non-conformance).
-_BLOCKING_SUBSCRIPTION_CONDITIONS = ("ResolutionFailed", "InstallPlanFailed", "InstallPlanMissing",
-                                     "BundleUnpackFailed", "CatalogSourcesUnhealthy")
+# install cannot proceed (deprecation conditions are advisories, not non-conformance). Not here:
+# CatalogSourcesUnhealthy, which OLM sets True when ANY catalog in the Subscription's or the
+# global namespace is unhealthy (judged from catalogHealth for the Subscription's own source
+# instead), and InstallPlanMissing/ReferencedInstallPlanNotFound, which OLM sets once it has
+# garbage-collected the installed plan (it keeps 5 per namespace) on a healthy install
+# (operator-framework/operator-lifecycle-manager pkg/controller/operators/catalog/subscription/state.go).
+_BLOCKING_SUBSCRIPTION_CONDITIONS = ("ResolutionFailed", "InstallPlanFailed", "BundleUnpackFailed")
 # CSV phases OLM moves through on its own; Failed, Unknown and Deleting need someone.
 _CSV_CONVERGING_PHASES = ("", "Pending", "InstallReady", "Installing", "Replacing")
 # Subscription states that resolve on their own (UpgradePending may await a Manual approval).
@@ -23,8 +27,48 @@ def _missing_subscription(op: Operator) -> Finding:
                    f"a Subscription to package {op.package} in {op.namespace}", "none found", runbook.OPERATOR)
 
 
+def pinned_csv(op: Operator) -> str | None:
+    """The CSV name the runbook's version pin means, e.g. kiali-operator.v2.22.2."""
+    return f"{op.csv_prefix or op.package}.v{op.version}" if op.version else None
+
+
+def awaiting_approval(sub: dict, op: Operator) -> str | None:
+    """The CSV a Manual-approval Subscription has a plan for, waiting for approval, while the
+    pinned CSV stays installed: how an operator "pinned by version" looks on OLM (state
+    UpgradePending, InstallPlanPending=True reason RequiresApproval, currentCSV the newer one)."""
+    installed, current = dig(sub, "status.installedCSV"), dig(sub, "status.currentCSV")
+    pending = next((c for c in dig(sub, "status.conditions", []) or []
+                    if c.get("type") == "InstallPlanPending" and c.get("status") == "True"), None)
+    if (dig(sub, "spec.installPlanApproval") == "Manual" and dig(sub, "status.state") == "UpgradePending"
+            and pending and pending.get("reason") == "RequiresApproval" and installed and current != installed
+            and installed == (pinned_csv(op) or installed)):
+        return current
+    return None
+
+
+def _catalog_problem(sub: dict) -> str | None:
+    """Health of the Subscription's own catalog, from status.catalogHealth (OLM lists every catalog
+    of the namespace and the global one there; an unrelated broken one is none of ours)."""
+    source, source_ns = dig(sub, "spec.source"), dig(sub, "spec.sourceNamespace")
+    health = dig(sub, "status.catalogHealth")
+    if not health:
+        return None  # not yet reported: OLM writes it on its first sync
+    own = [h for h in health if (h.get("catalogSourceRef") or {}).get("name") == source
+           and (h.get("catalogSourceRef") or {}).get("namespace") == source_ns]
+    if not own:
+        return f"catalogHealth has no entry for its source {source_ns}/{source} (targeted catalogsource missing)"
+    if not own[0].get("healthy"):
+        return f"catalogHealth: {source_ns}/{source} healthy=false"
+    return None
+
+
 @reads("subscriptions")
 def subscription_at_latest(view, op: Operator) -> list[Finding]:
+    """The Subscription is on the profiled channel and at the latest CSV it may install.
+
+    Healthy (OLM): state AtLatestKnown with installedCSV == currentCSV; or, with Manual approval,
+    UpgradePending on a newer plan awaiting approval while the pinned CSV runs. Broken: another
+    channel, a stuck resolution or plan, the Subscription's own catalog unhealthy."""
     sub = operator_subscription(view, op)
     if sub is None:
         return [_missing_subscription(op)]
@@ -35,13 +79,18 @@ def subscription_at_latest(view, op: Operator) -> list[Finding]:
         findings.append(Finding(obj, f"spec.channel {op.channel}", f"spec.channel {channel}", runbook.OPERATOR))
     state = dig(sub, "status.state", "")
     settling = state in _SUBSCRIPTION_CONVERGING_STATES
-    if state != "AtLatestKnown":
-        findings.append(Finding(obj, "status.state AtLatestKnown", f"status.state {state or '(empty)'}",
-                                runbook.OPERATOR, settling=settling))
     installed, current = dig(sub, "status.installedCSV"), dig(sub, "status.currentCSV")
-    if not installed or installed != current:
-        findings.append(Finding(obj, "status.installedCSV == status.currentCSV",
-                                f"installedCSV={installed}, currentCSV={current}", runbook.OPERATOR, settling=settling))
+    if awaiting_approval(sub, op) is None:
+        if state != "AtLatestKnown":
+            findings.append(Finding(obj, "status.state AtLatestKnown (or UpgradePending awaiting a Manual approval "
+                                         "while the pinned CSV runs)", f"status.state {state or '(empty)'}",
+                                    runbook.OPERATOR, settling=settling))
+        if not installed or installed != current:
+            findings.append(Finding(obj, "status.installedCSV == status.currentCSV",
+                                    f"installedCSV={installed}, currentCSV={current}", runbook.OPERATOR, settling=settling))
+    if problem := _catalog_problem(sub):
+        findings.append(Finding(obj, f"its own catalog {dig(sub, 'spec.sourceNamespace')}/{dig(sub, 'spec.source')} healthy",
+                                problem, runbook.CATALOG))
     prefix = (op.csv_prefix or op.package) + ".v"
     if installed and not installed.startswith(prefix):
         findings.append(Finding(obj, f"an installed CSV named {prefix}X.Y.Z", f"installedCSV={installed}", runbook.OPERATOR))
@@ -75,6 +124,25 @@ def csv_succeeded(view, op: Operator) -> list[Finding]:
     return [Finding(obj, "status.phase Succeeded, status.reason InstallSucceeded",
                     f"phase {phase or '(empty)'}, reason {reason or '(empty)'}" + (f": {message}" if message else ""),
                     runbook.OPERATOR, settling=phase in _CSV_CONVERGING_PHASES)]
+
+
+@reads("subscriptions")
+def csv_version_pinned(view, op: Operator) -> list[Finding]:
+    """The installed CSV is the version the runbook pins (kiali-ossm v2.22.2; servicemeshoperator3
+    at the release the cluster is meant to run). Healthy: installedCSV == <prefix>.v<version>,
+    whatever newer plan awaits approval. Broken: any other version installed (an Automatic
+    upgrade, a hand-approved plan): the mesh runs what nobody pinned."""
+    if not op.version:
+        return []
+    sub = operator_subscription(view, op)
+    if sub is None:
+        return [_missing_subscription(op)]
+    installed, wanted = dig(sub, "status.installedCSV"), pinned_csv(op)
+    if installed == wanted:
+        return []
+    return [Finding(f"Subscription {op.namespace}/{sub['metadata']['name']}", f"installedCSV {wanted} (the runbook's pin)",
+                    f"installedCSV {installed or '(none)'} (installPlanApproval {dig(sub, 'spec.installPlanApproval', '?')})",
+                    runbook.OPERATOR_PIN)]
 
 
 @reads("deployments")

@@ -9,12 +9,13 @@ owner how the target will arrive and what the configured updateStrategy will res
 
 from __future__ import annotations
 
-from ..facts import active_revision, installed_csv, subscription
+from ..facts import active_revision, installed_csv, operator_subscription, subscription
 from ..findings import Finding
 from ..profile import Profile
 from ..versions import minor_of, parse_version
 from ._k8s import dig, listing, meta, name, reads
 from .control_plane import INACTIVE_REVISION_GRACE_DEFAULT
+from .operator import awaiting_approval
 
 ISTIO_CRD = "istios.sailoperator.io"
 # InstallPlans that will not move anything any more: installed, or given up by OLM.
@@ -163,6 +164,22 @@ def arrival_note(view, profile: Profile, target: str) -> str:
               if alias else "")
     return (f"{target} arrives only after an operator update; installed CSV {csv} does not offer it "
             f"(newest {minor_of(target) or '?'} release in the Istio CRD's spec.version enum: {newest_text}){follow}.")
+
+
+@reads("subscriptions")
+def pending_operator_note(view, profile: Profile) -> str:
+    """Operator updates awaiting a Manual approval: the version each would install. Not a reason
+    for no-go by itself (that is how a pinned operator looks), but the change owner must know
+    that approving it changes what the gate judged."""
+    pending = []
+    for op in profile.operators:
+        sub = operator_subscription(view, op)
+        newer = awaiting_approval(sub, op) if sub else None
+        if newer:
+            pending.append(f"{op.package}: {dig(sub, 'status.installedCSV')} runs, {newer} awaits approval "
+                           f"(InstallPlan {dig(sub, 'status.installPlanRef.name', '?')})")
+    return ("Operator updates awaiting Manual approval: " + "; ".join(pending) + ". Approving one changes the operator "
+            "under this upgrade: approve it in its own change." if pending else "No operator update awaits approval.")
 
 
 @reads("istios")
