@@ -1,4 +1,4 @@
-"""NetworkPolicies in the Istio namespace leave istiod reachable for xDS and the webhook."""
+"""NetworkPolicies in the Istio and ZTunnel namespaces let control-plane traffic flow as it does in ambient."""
 
 import pytest
 
@@ -7,7 +7,13 @@ from ossm_conformance import checks
 pytestmark = pytest.mark.istio_system
 
 
-@pytest.mark.reads("networkpolicies", "deployments", "daemonsets", "gateways", "namespaces")
+@pytest.mark.reads("networkpolicies", "deployments", "daemonsets", "gateways", "namespaces", "endpointslices")
 def test_istiod_xds_not_blocked(conform, profile):
-    """istiod's NetworkPolicies admit xDS (15012) and the webhook (15017) and egress to ztunnel/waypoints"""
+    """istiod admits xDS/CA (15012) from ztunnel and waypoints and the webhook (15017), and reaches the API and DNS"""
     conform(checks.istio_system.istiod_xds_not_blocked, profile.istio, profile.ztunnel)
+
+
+@pytest.mark.reads("networkpolicies", "deployments", "daemonsets", "namespaces")
+def test_ztunnel_reaches_istiod(conform, profile):
+    """NetworkPolicies in the ztunnel namespace let ztunnel dial istiod:15012 and DNS"""
+    conform(checks.istio_system.ztunnel_reaches_istiod, profile.istio, profile.ztunnel)

@@ -13,9 +13,13 @@ L7_WITHOUT_WAYPOINT = ("L7 policies have no effect: the namespace has no Waypoin
                        "Add a Gateway of class istio-waypoint (listener mesh, port 15008, protocol HBONE) "
                        "and label the namespace istio.io/use-waypoint=<gateway>.")
 ISTIOD_NETWORK_POLICY = ("istiod cannot push xDS: a network policy in istio-system blocks it. "
-                         "oc get networkpolicy -n istio-system; allow controller→ztunnel/waypoint "
-                         "(xDS 15012, HBONE 15008, webhook 15017). Don't change istio-system policies "
-                         "without rerunning the conformance set.")
+                         "oc get networkpolicy -n istio-system; allow the controller's traffic as it flows: "
+                         "ztunnel/waypoints → istiod 15012 (xDS, CA), API server → istiod 15017 (webhook), "
+                         "istiod → the Kubernetes API (kubernetes endpoints, 6443) and DNS (5353). Don't change "
+                         "istio-system policies without rerunning the conformance set.")
+ZTUNNEL_NETWORK_POLICY = ("istiod cannot push xDS when ztunnel cannot reach it: oc get networkpolicy -n ztunnel; "
+                          "admit ztunnel's egress to istiod 15012 (xDS, CA) and DNS (5353). Without it ztunnel has no "
+                          "certificates and every ambient pod's traffic fails.")
 MIXED_MODE = ("Sidecar-mode workload coexists badly: mixed mode on the same ns. Pick one mode per ns "
               "(ambient: istio.io/dataplane-mode=ambient and no istio-injection/istio.io/rev label).")
 
@@ -102,3 +106,16 @@ STRICT_VIOLATION = ("PeerAuthentication STRICT \"rejects any plaintext that some
 WAYPOINT_DOWN = ("ztunnel drops a connection to a Service whose waypoint has no ready endpoint without counting it: "
                  "oc -n <ns> get deploy,pods -l gateway.networking.k8s.io/gateway-name=<waypoint> (the Gateway "
                  "stays Programmed while its pods are gone).")
+
+# -- OpenShift prerequisites of ambient mode (Red Hat OSSM 3.x, "Installing Istio ambient mode") -
+TRUSTED_ZTUNNEL_NAMESPACE_STEP = ("Red Hat's ambient install step (istiod trusts ztunnel's certificate requests only "
+                                  "from CA_TRUSTED_NODE_ACCOUNTS, set from this value): " + TRUSTED_ZTUNNEL_NAMESPACE)
+OVN_LOCAL_GATEWAY = (
+    "Red Hat's ambient prerequisite: OVN-Kubernetes in local gateway mode, so traffic reaches ztunnel: "
+    "oc patch network.operator.openshift.io cluster --type=merge -p "
+    "'{\"spec\":{\"defaultNetwork\":{\"ovnKubernetesConfig\":{\"gatewayConfig\":{\"routingViaHost\":true}}}}}' "
+    "(the Cluster Network Operator rolls out ovnkube-node).")
+GATEWAY_API_CRDS = (
+    "Red Hat's ambient prerequisite: the Gateway API CRDs (OpenShift 4.19+ installs and manages them; otherwise "
+    "install the standard channel: oc apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+    "v1.3.0/standard-install.yaml). Waypoints are Gateways of class istio-waypoint.")

@@ -102,6 +102,12 @@ def sail_cr(kind_key: str, name_: str, spec: dict, **status) -> dict:
     return obj(kind_key, name_, spec=spec, status={"observedGeneration": 1, "state": "Healthy", "conditions": conditions, **status})
 
 
+def gateway_api_crd(plural: str) -> dict:
+    return obj("customresourcedefinitions", f"{plural}.gateway.networking.k8s.io",
+               spec={"group": "gateway.networking.k8s.io", "versions": [{"name": "v1", "served": True, "storage": True}]},
+               status={"conditions": [cond("NamesAccepted", reason="NoConflicts"), cond("Established", reason="InitialNamesAccepted")]})
+
+
 def crd(plural: str) -> dict:
     versions = [{"name": "v1", "served": True, "storage": True}]
     if plural == "ztunnels":
@@ -162,7 +168,8 @@ def healthy() -> dict[str, list[dict]]:
     c: dict[str, list[dict]] = {k: [] for k in KINDS}
     add = lambda kind, o: c[kind].append(o)  # noqa: E731
 
-    for n in ("default", "openshift-operators", "istio-system", "istio-cni", "ztunnel", "bank-payment", "openshift-ingress"):
+    for n in ("default", "openshift-operators", "istio-system", "istio-cni", "ztunnel", "bank-payment", "openshift-ingress",
+              "openshift-dns"):
         add("namespaces", obj("namespaces", n))
     for t in TENANTS:
         labels = {"istio.io/dataplane-mode": "ambient"}
@@ -185,11 +192,21 @@ def healthy() -> dict[str, list[dict]]:
     add("deployments", deployment("kiali-operator", "openshift-operators", {"app": "kiali-operator"}))
     for plural in ("istios", "istiocnis", "ztunnels", "istiorevisions", "istiorevisiontags"):
         add("customresourcedefinitions", crd(plural))
+    for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"):
+        add("customresourcedefinitions", gateway_api_crd(plural))
+
+    # OpenShift: OVN-Kubernetes in local gateway mode; the API server's endpoints are the masters.
+    add("networks", obj("networks", "cluster", spec={"defaultNetwork": {"type": "OVNKubernetes", "ovnKubernetesConfig": {
+        "gatewayConfig": {"routingViaHost": True}}}}))
+    add("endpointslices", obj("endpointslices", "kubernetes", "default", labels={"kubernetes.io/service-name": "kubernetes"},
+                              addressType="IPv4", ports=[{"name": "https", "port": 6443, "protocol": "TCP"}],
+                              endpoints=[{"addresses": [f"10.90.0.{i}"], "conditions": {"ready": True}} for i in (11, 12, 13)]))
 
     # Control plane: the runbook's three CRs, and the Istio OCP 4.19+ adds for Gateway API.
     add("istios", sail_cr("istios", "default", {
         "namespace": "istio-system", "profile": "openshift-ambient", "version": "v1.28-latest",
-        "updateStrategy": {"type": "InPlace", "inactiveRevisionDeletionGracePeriodSeconds": 30}},
+        "updateStrategy": {"type": "InPlace", "inactiveRevisionDeletionGracePeriodSeconds": 30},
+        "values": {"pilot": {"trustedZtunnelNamespace": "ztunnel"}}},
         activeRevisionName="default", revisions={"total": 1, "ready": 1, "inUse": 0}))
     add("istios", sail_cr("istios", "openshift-gateway", {"namespace": "openshift-ingress", "version": "v1.26.2"},
                           activeRevisionName="openshift-gateway", revisions={"total": 1, "ready": 1, "inUse": 1}))
@@ -239,11 +256,12 @@ def healthy() -> dict[str, list[dict]]:
     add("networkpolicies", network_policy("allow-mesh-intra-namespace", chat, ingress=[
         {"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 15008}, {"protocol": "TCP", "port": 8080}]}]))
 
-    # istio-system: istiod admits xDS and the webhook, and may reach ztunnel and waypoints.
+    # istio-system: istiod admits xDS and the webhook, and may reach the API server and DNS.
     add("networkpolicies", network_policy("istiod", "istio-system", {"matchLabels": {"app": "istiod"}},
                                           types=["Ingress", "Egress"],
                                           ingress=[{"ports": [{"port": 15010}, {"port": 15012}, {"port": 15014}, {"port": 15017}]}],
-                                          egress=[{}]))
+                                          egress=[{"ports": [{"port": 6443}]},
+                                                  {"ports": [{"protocol": "UDP", "port": 5353}, {"protocol": "TCP", "port": 5353}]}]))
 
     # Waypoint for apps-team-x with an L7 policy attached to it.
     add("gatewayclasses", obj("gatewayclasses", "istio-waypoint", spec={"controllerName": "istio.io/mesh-controller"},

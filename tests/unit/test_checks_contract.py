@@ -17,7 +17,7 @@ from ossm_conformance.params import PARAMS
 SUITE = Path(__file__).resolve().parents[2] / "tests_conformance"
 AREA_OF = {"test_operator": "operator", "test_crds": "crds", "test_control_plane": "control_plane",
            "test_data_plane": "data_plane", "test_tenants": "tenants", "test_waypoints": "waypoints",
-           "test_istio_system": "istio_system"}
+           "test_istio_system": "istio_system", "test_prerequisites": "prerequisites"}
 
 
 def _tests():

@@ -1,4 +1,5 @@
-"""istio-system NetworkPolicies: istiod keeps xDS and the webhook open and may reach ztunnel/waypoints."""
+"""Control-plane NetworkPolicies: istiod admits xDS/CA from ztunnel and waypoints and the webhook,
+reaches the API server and DNS; ztunnel reaches istiod. No egress from istiod to ztunnel."""
 
 import pytest
 from objects import broken, PROFILE, find, healthy, network_policy, run, text
@@ -10,12 +11,17 @@ def _run(c):
     return run(istio_system.istiod_xds_not_blocked, c, PROFILE.istio, PROFILE.ztunnel)
 
 
+def _zt(c):
+    return run(istio_system.ztunnel_reaches_istiod, c, PROFILE.istio, PROFILE.ztunnel)
+
+
 def _istiod_policy(c):
     return find(c, "networkpolicies", "istiod", "istio-system")
 
 
 def test_healthy_passes():
     assert _run(healthy()) == []
+    assert _zt(healthy()) == []
 
 
 def test_no_policies_admit_everything():
@@ -24,22 +30,47 @@ def test_no_policies_admit_everything():
     assert _run(c) == []
 
 
+def test_no_egress_to_ztunnel_is_needed():
+    """istiod never dials ztunnel or the waypoints (they dial istiod:15012)."""
+    c = healthy()
+    egress = _istiod_policy(c)["spec"]["egress"]
+    assert not any(p.get("port") in (15008, 15012) for rule in egress for p in rule.get("ports", []))
+    assert _run(c) == []
+
+
 @pytest.mark.parametrize("mutate, fragment", [
-    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"ports": [{"protocol": "UDP", "port": 53}]}]),
-     "blocked to waypoint apps-team-x/waypoint, ztunnel (ztunnel)"),
-    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"to": [{"namespaceSelector": {"matchLabels": {
-        "kubernetes.io/metadata.name": "ztunnel"}}}]}]), "blocked to waypoint apps-team-x/waypoint"),
-    (lambda c: _istiod_policy(c)["spec"].update(ingress=[{"ports": [{"port": 15017}]}]), "xDS 15012 from"),
+    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"ports": [{"protocol": "UDP", "port": 5353}]}]),
+     "blocked to API server 10.90.0.11:6443, API server 10.90.0.12:6443, API server 10.90.0.13:6443"),
+    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"ports": [{"port": 443}]}, {"ports": [{"protocol": "UDP", "port": 5353}]}]),
+     "API server 10.90.0.11:6443"),  # the Service port: NetworkPolicy sees the endpoint port after DNAT
+    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"ports": [{"port": 6443}]}]), "DNS (openshift-dns dns-default:5353)"),
+    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"to": [{"ipBlock": {"cidr": "10.90.0.0/24", "except": ["10.90.0.12/32"]}}],
+                                                         "ports": [{"port": 6443}]}, {"ports": [{"protocol": "UDP", "port": 5353}]}]),
+     "blocked to API server 10.90.0.12:6443 by"),
+    (lambda c: _istiod_policy(c)["spec"].update(egress=[{"to": [{"namespaceSelector": {}}]}]), "API server 10.90.0.11"),
+    (lambda c: _istiod_policy(c)["spec"].update(ingress=[{"ports": [{"port": 15017}]}]), "xDS/CA 15012 from"),
     (lambda c: _istiod_policy(c)["spec"].update(ingress=[{"ports": [{"port": 15010, "endPort": 15014}]}]), "webhook 15017"),
+    (lambda c: _istiod_policy(c)["spec"].update(ingress=[{"from": [{"podSelector": {}}], "ports": [{"port": 15012}]},
+                                                          {"ports": [{"port": 15017}]}]),
+     "xDS/CA 15012 from waypoint apps-team-x/waypoint, ztunnel (ztunnel)"),
     # Named for nothing mesh-related, but it selects istiod (all pods) and denies all egress:
     # rules are evaluated, not names.
     (lambda c: c.update(networkpolicies=[network_policy("zz-lockdown", "istio-system", types=["Egress"], egress=[])]),
      "by Egress policies zz-lockdown"),
-], ids=["egress-dns-only", "egress-ztunnel-only", "no-xds", "no-webhook", "deny-all-egress"])
+], ids=["dns-only", "service-port-only", "no-dns", "ipblock-except", "pods-only", "no-xds", "no-webhook",
+        "xds-from-istio-system-only", "deny-all-egress"])
 def test_blocking_policies_fail(mutate, fragment):
     findings = broken(mutate, istio_system.istiod_xds_not_blocked, PROFILE.istio, PROFILE.ztunnel)
     assert fragment in text(findings)
-    assert "allow controller→ztunnel/waypoint" in findings[0].fix
+    assert "ztunnel/waypoints → istiod 15012" in findings[0].fix
+
+
+def test_unreadable_api_endpoints_need_a_rule_for_every_destination():
+    c = healthy()
+    c["endpointslices"] = []
+    assert _run(c) == []  # the healthy rule admits 6443 to anyone
+    _istiod_policy(c)["spec"]["egress"][0] = {"to": [{"ipBlock": {"cidr": "10.90.0.0/24"}}], "ports": [{"port": 6443}]}
+    assert "kubernetes endpoints not readable" in text(_run(c))
 
 
 def test_policy_selecting_other_pods_does_not_matter():
@@ -49,7 +80,22 @@ def test_policy_selecting_other_pods_does_not_matter():
     assert _run(c) == []
 
 
-def test_egress_on_xds_port_to_mesh_namespaces_passes():
+def test_ztunnel_namespace_policy_cutting_istiod_fails():
     c = healthy()
-    _istiod_policy(c)["spec"]["egress"] = [{"to": [{"namespaceSelector": {}}], "ports": [{"port": 15012}]}]
-    assert _run(c) == []
+    c["networkpolicies"].append(network_policy("ztunnel-egress", "ztunnel", types=["Egress"], egress=[
+        {"ports": [{"protocol": "UDP", "port": 5353}]}]))
+    findings = _zt(c)
+    assert "blocked to istiod (istio-system):15012 by Egress policies ztunnel-egress" in text(findings)
+    assert "oc get networkpolicy -n ztunnel" in findings[0].fix
+
+
+def test_ztunnel_namespace_policy_admitting_istiod_and_dns_passes():
+    c = healthy()
+    c["networkpolicies"].append(network_policy("ztunnel-egress", "ztunnel", types=["Egress"], egress=[
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}},
+                 "podSelector": {"matchLabels": {"app": "istiod"}}}], "ports": [{"port": 15012}]},
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}}}],
+         "ports": [{"protocol": "UDP", "port": 5353}]}]))
+    assert _zt(c) == []
+    find(c, "networkpolicies", "ztunnel-egress", "ztunnel")["spec"]["egress"].pop()
+    assert "DNS (openshift-dns dns-default:5353)" in text(_zt(c))

@@ -4,6 +4,6 @@
 Each check declares the snapshot kinds it reads with `@reads(...)` (see _k8s.reads).
 """
 
-from . import control_plane, crds, data_plane, istio_system, operator, rbac, tenants, waypoints
+from . import control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, waypoints
 
-__all__ = ["control_plane", "crds", "data_plane", "istio_system", "operator", "rbac", "tenants", "waypoints"]
+__all__ = ["control_plane", "crds", "data_plane", "istio_system", "operator", "prerequisites", "rbac", "tenants", "waypoints"]

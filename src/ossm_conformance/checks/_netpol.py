@@ -17,7 +17,7 @@ from ._k8s import dig, labels, name, namespace, selector_matches
 @dataclass(frozen=True)
 class Peer:
     """One end of a connection: where it lives, its labels, its IP (when known), its named ports."""
-    namespace: str
+    namespace: str                    # "" for what is not a pod (the API server's endpoints)
     labels: dict
     ip: str | None = None
     named_ports: dict = field(default_factory=dict)   # container port name -> number (destination side)
@@ -81,6 +81,8 @@ def port_admitted_from_anyone(isolating: list[dict], subject: Peer, port: int, p
 def _peer_matches(peer_spec: dict, policy_namespace: str, other: Peer, namespace_labels: dict[str, dict]) -> bool:
     if "ipBlock" in peer_spec:
         return _ip_in_block(peer_spec["ipBlock"], other.ip)
+    if not other.namespace:
+        return False  # not a pod (the API server, a node): no pod or namespace selector describes it
     pod_sel, ns_sel = peer_spec.get("podSelector"), peer_spec.get("namespaceSelector")
     if ns_sel is None:
         in_namespace = other.namespace == policy_namespace

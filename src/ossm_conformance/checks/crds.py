@@ -10,6 +10,10 @@ from ._k8s import condition_status, describe_condition, dig, reads
 SAIL_CRDS = ("istios.sailoperator.io", "istiocnis.sailoperator.io", "ztunnels.sailoperator.io",
              "istiorevisions.sailoperator.io")
 SERVED_VERSION = "v1"
+# Gateway API (standard channel): waypoints are Gateways, L7 routes HTTPRoutes/GRPCRoutes.
+GATEWAY_API_CRDS = ("gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io",
+                    "httproutes.gateway.networking.k8s.io", "grpcroutes.gateway.networking.k8s.io",
+                    "referencegrants.gateway.networking.k8s.io")
 
 
 @reads("customresourcedefinitions")

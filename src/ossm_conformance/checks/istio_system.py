@@ -1,8 +1,15 @@
-"""NetworkPolicies in the Istio namespace must not cut istiod off from ztunnel and the waypoints.
+"""NetworkPolicies must let control-plane traffic flow the way it really flows in ambient mode.
 
-Rules are evaluated, names are not trusted. ztunnel and waypoint pods are described by what their
-controllers stamp on them (the ztunnel DaemonSet's template; waypoint pod labels), so the check
-holds even while those pods are restarting.
+Who dials whom (istio/istio manifests/charts/ztunnel, istio/ztunnel src/xds, src/inpod): ztunnel
+and the waypoints dial istiod on 15012 (xDS and the CA); the API server calls istiod's webhook on
+15017; istiod itself dials only the Kubernetes API (the `kubernetes` Service's endpoints, 6443 on
+OpenShift) and DNS. istiod never dials ztunnel or a waypoint, so no egress toward them is needed.
+HBONE (15008) runs from and to the workload pods' network namespaces (ztunnel in-pod mode), which
+the tenants' own policies govern (tenants.network_policies_admit_hbone), not the ztunnel namespace.
+
+Rules are evaluated, names are not trusted. ztunnel, waypoint and istiod pods are described by
+what their controllers stamp on them (templates, waypoint pod labels), so a check holds while
+those pods restart.
 """
 
 from __future__ import annotations
@@ -14,23 +21,62 @@ from . import _mesh
 from ._k8s import dig, listing, name, namespace, namespace_labels, reads
 from ._netpol import Peer, admits, policy_names, port_admitted_from_anyone, selecting
 
-XDS_PORT, HBONE_PORT, WEBHOOK_PORT = 15012, 15008, 15017
+XDS_PORT, WEBHOOK_PORT = 15012, 15017
+# OpenShift's DNS: Service dns-default port 53 -> the dns-default pods' port 5353 (UDP and TCP);
+# NetworkPolicy sees the pod port (cluster-dns-operator assets/dns/daemonset.yaml).
+DNS_NAMESPACE, DNS_LABELS, DNS_PORT = ("openshift-dns", {"dns.operator.openshift.io/daemonset-dns": "default"}, 5353)
+API_SERVICE = ("default", "kubernetes")
 
 
-def _mesh_proxies(view, ztunnel: ZTunnelSpec) -> list[Peer]:
-    peers = []
+def _template_peer(obj: dict, ns: str, title: str) -> Peer:
+    ports = {p["name"]: p.get("containerPort") for c in dig(obj, "spec.template.spec.containers", []) or []
+             for p in c.get("ports") or [] if p.get("name")}
+    return Peer(ns, dig(obj, "spec.template.metadata.labels", {}) or {}, named_ports=ports, title=title)
+
+
+def _ztunnel_peer(view, ztunnel: ZTunnelSpec) -> Peer | None:
     ds = view.get("daemonsets", ztunnel.daemonset, ztunnel.namespace)
-    if ds is not None:
-        peers.append(Peer(ztunnel.namespace, dig(ds, "spec.template.metadata.labels", {}) or {}, title=f"ztunnel ({ztunnel.namespace})"))
-    for gw in _mesh.waypoint_gateways(view):
-        peers.append(Peer(namespace(gw), {_mesh.WAYPOINT_MANAGED[0]: _mesh.WAYPOINT_MANAGED[1],
-                                          "gateway.networking.k8s.io/gateway-name": name(gw)},
-                          title=f"waypoint {namespace(gw)}/{name(gw)}"))
-    return peers
+    return _template_peer(ds, ztunnel.namespace, f"ztunnel ({ztunnel.namespace})") if ds else None
 
 
-@reads("networkpolicies", "deployments", "daemonsets", "gateways", "namespaces")
+def _waypoint_peers(view) -> list[Peer]:
+    return [Peer(namespace(gw), {_mesh.WAYPOINT_MANAGED[0]: _mesh.WAYPOINT_MANAGED[1],
+                                 "gateway.networking.k8s.io/gateway-name": name(gw)},
+                 title=f"waypoint {namespace(gw)}/{name(gw)}") for gw in _mesh.waypoint_gateways(view)]
+
+
+def _api_server_endpoints(view) -> list[tuple[Peer, int]]:
+    """The `kubernetes` Service's endpoints: on OpenShift the masters' addresses, port 6443
+    (NetworkPolicy is applied after the Service's DNAT, so 443 alone admits nothing)."""
+    out = []
+    for eps in view.list("endpointslices", API_SERVICE[0]):
+        if dig(eps, "metadata.labels", {}).get("kubernetes.io/service-name") != API_SERVICE[1]:
+            continue
+        ports = [p.get("port") for p in eps.get("ports") or [] if p.get("port")]
+        for ep in eps.get("endpoints") or []:
+            for address in ep.get("addresses") or []:
+                out += [(Peer("", {}, ip=address, title=f"API server {address}:{port}"), port) for port in ports]
+    return out
+
+
+def _dns_peer() -> Peer:
+    return Peer(DNS_NAMESPACE, DNS_LABELS, title=f"DNS ({DNS_NAMESPACE} dns-default:{DNS_PORT})")
+
+
+def _dns_blocked(egress: list[dict], subject: Peer, ns_labels: dict) -> bool:
+    return not any(admits(egress, "Egress", subject, _dns_peer(), DNS_PORT, ns_labels, protocol)
+                   for protocol in ("UDP", "TCP"))
+
+
+@reads("networkpolicies", "deployments", "daemonsets", "gateways", "namespaces", "endpointslices")
 def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list[Finding]:
+    """istio-system's NetworkPolicies let istiod serve and reach what it needs.
+
+    Healthy: istiod admits 15012 from the ztunnel and waypoint pods and 15017 from the API server
+    (not a pod: a rule on that port from anyone), and may reach the `kubernetes` endpoints and
+    DNS. Broken: any of those cut; then ztunnel gets no config or certificates ("istiod cannot
+    push xDS"), or istiod, cut off the API server, has nothing to push. Egress to ztunnel or the
+    waypoints is not required: istiod never dials them."""
     policies = view.list("networkpolicies", istio.namespace)
     if not policies:
         return []
@@ -38,24 +84,63 @@ def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     dep = view.get("deployments", istio.istiod_deployment, istio.namespace)
     if dep is None:
         return [Finding(obj, "istiod Deployment exists", "not found", runbook.ISTIOD)]
-    istiod = Peer(istio.namespace, dig(dep, "spec.template.metadata.labels", {}) or {}, title="istiod")
-    proxies = _mesh_proxies(view, ztunnel)
+    istiod = _template_peer(dep, istio.namespace, "istiod")
     ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
+    ingress, egress = selecting(policies, istiod, "Ingress"), selecting(policies, istiod, "Egress")
     findings = []
-    egress, ingress = selecting(policies, istiod, "Egress"), selecting(policies, istiod, "Ingress")
 
-    egress_blocked = [p.title for p in proxies
-                      if not any(admits(egress, "Egress", istiod, p, port, ns_labels) for port in (HBONE_PORT, XDS_PORT))]
-    if egress_blocked:
-        findings.append(Finding(obj, "egress to ztunnel and waypoints admitted (TCP 15008/15012, or all)",
-                                f"blocked to {listing(egress_blocked)} by Egress policies "
-                                f"{listing(policy_names(egress))}", runbook.ISTIOD_NETWORK_POLICY))
+    proxies = [p for p in [_ztunnel_peer(view, ztunnel)] if p] + _waypoint_peers(view)
     xds_blocked = [p.title for p in proxies if not admits(ingress, "Ingress", istiod, p, XDS_PORT, ns_labels)]
     webhook_open = port_admitted_from_anyone(ingress, istiod, WEBHOOK_PORT)
     if xds_blocked or not webhook_open:
-        blocked = [f"xDS {XDS_PORT} from {listing(xds_blocked)}"] if xds_blocked else []
-        blocked += [] if webhook_open else [f"webhook {WEBHOOK_PORT} from anyone"]
-        findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS from ztunnel and waypoints) and {WEBHOOK_PORT} (webhook)",
-                                f"blocked: {'; '.join(blocked)} by Ingress policies "
-                                f"{listing(policy_names(ingress))}", runbook.ISTIOD_NETWORK_POLICY))
+        blocked = [f"xDS/CA {XDS_PORT} from {listing(xds_blocked)}"] if xds_blocked else []
+        blocked += [] if webhook_open else [f"webhook {WEBHOOK_PORT} from the API server"]
+        findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS/CA, dialled by ztunnel and waypoints) and "
+                                     f"{WEBHOOK_PORT} (webhook, called by the API server)",
+                                f"blocked: {'; '.join(blocked)} by Ingress policies {listing(policy_names(ingress))}",
+                                runbook.ISTIOD_NETWORK_POLICY))
+
+    endpoints = _api_server_endpoints(view)
+    cut = [p.title for p, port in endpoints if not admits(egress, "Egress", istiod, p, port, ns_labels)]
+    if not endpoints and egress:
+        # Unknown address: only a rule admitting every destination on 6443 surely lets istiod through.
+        unknown = Peer("", {}, title="API server (kubernetes endpoints not readable) :6443")
+        cut = [unknown.title] if not admits(egress, "Egress", istiod, unknown, 6443, ns_labels) else []
+    if _dns_blocked(egress, istiod, ns_labels):
+        cut.append(_dns_peer().title)
+    if cut:
+        findings.append(Finding(obj, "egress admitted to the Kubernetes API (the kubernetes Service's endpoints) and DNS",
+                                f"blocked to {listing(cut)} by Egress policies {listing(policy_names(egress))}",
+                                runbook.ISTIOD_NETWORK_POLICY))
     return findings
+
+
+@reads("networkpolicies", "deployments", "daemonsets", "namespaces")
+def ztunnel_reaches_istiod(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list[Finding]:
+    """The ztunnel namespace's NetworkPolicies let ztunnel dial istiod:15012 and resolve it.
+
+    Healthy: no policy, or egress admitted to the istiod pods on 15012 and to DNS. Broken: a
+    policy in the ztunnel namespace that cuts either; ztunnel then has no workloads, no policies
+    and no certificates, and every pod's traffic fails."""
+    policies = view.list("networkpolicies", ztunnel.namespace)
+    if not policies:
+        return []
+    ds = view.get("daemonsets", ztunnel.daemonset, ztunnel.namespace)
+    if ds is None:
+        return [Finding(f"DaemonSet {ztunnel.namespace}/{ztunnel.daemonset}", "exists", "not found",
+                        runbook.ZTUNNEL_DAEMONSET)]
+    peer = _ztunnel_peer(view, ztunnel)
+    egress = selecting(policies, peer, "Egress")
+    ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
+    dep = view.get("deployments", istio.istiod_deployment, istio.namespace)
+    istiod = _template_peer(dep, istio.namespace, f"istiod ({istio.namespace}):{XDS_PORT}") if dep else \
+        Peer(istio.namespace, {"app": "istiod"}, title=f"istiod ({istio.namespace}):{XDS_PORT}")
+    cut = [] if admits(egress, "Egress", peer, istiod, XDS_PORT, ns_labels) else [istiod.title]
+    if _dns_blocked(egress, peer, ns_labels):
+        cut.append(_dns_peer().title)
+    if not cut:
+        return []
+    return [Finding(f"DaemonSet {ztunnel.namespace}/{ztunnel.daemonset}",
+                    f"egress admitted to istiod:{XDS_PORT} (xDS/CA) and DNS",
+                    f"blocked to {listing(cut)} by Egress policies {listing(policy_names(egress))}",
+                    runbook.ZTUNNEL_NETWORK_POLICY)]

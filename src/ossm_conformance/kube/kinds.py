@@ -46,6 +46,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in [
     _k("pods", "Pod", "", "v1"),
     _k("services", "Service", "", "v1"),
     _k("events", "Event", "", "v1"),
+    _k("endpointslices", "EndpointSlice", "discovery.k8s.io", "v1"),
     _k("deployments", "Deployment", "apps", "v1"),
     _k("daemonsets", "DaemonSet", "apps", "v1"),
     _k("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1"),
@@ -57,6 +58,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in [
     _k("peerauthentications", "PeerAuthentication", "security.istio.io", "v1"),
     _k("authorizationpolicies", "AuthorizationPolicy", "security.istio.io", "v1"),
     _k("virtualservices", "VirtualService", "networking.istio.io", "v1"),
+    _k("sidecars", "Sidecar", "networking.istio.io", "v1"),
     _k("gateways", "Gateway", "gateway.networking.k8s.io", "v1"),
     _k("gatewayclasses", "GatewayClass", "gateway.networking.k8s.io", "v1", False),
     _k("httproutes", "HTTPRoute", "gateway.networking.k8s.io", "v1"),
@@ -69,4 +71,5 @@ KINDS: dict[str, Kind] = {k.key: k for k in [
     _k("clusterserviceversions", "ClusterServiceVersion", "operators.coreos.com", "v1alpha1"),
     _k("installplans", "InstallPlan", "operators.coreos.com", "v1alpha1"),
     _k("clusterversions", "ClusterVersion", "config.openshift.io", "v1", False),
+    _k("networks", "Network", "operator.openshift.io", "v1", False),
 ]}

@@ -7,14 +7,14 @@ the handful of CRDs the suite inspects (all CRDs of an OpenShift cluster weigh m
 
 from __future__ import annotations
 
-from ..checks.crds import SAIL_CRDS as CHECKED_SAIL_CRDS
+from ..checks.crds import GATEWAY_API_CRDS, SAIL_CRDS as CHECKED_SAIL_CRDS
 from ..profile import Profile
 from .snapshot import Read
 
 CLUSTER_WIDE = (
     "namespaces", "nodes", "pods", "services", "deployments", "daemonsets", "networkpolicies",
     "roles", "rolebindings", "clusterroles", "clusterrolebindings",
-    "peerauthentications", "authorizationpolicies", "virtualservices",
+    "peerauthentications", "authorizationpolicies", "virtualservices", "sidecars",
     "gateways", "gatewayclasses", "httproutes", "grpcroutes",
     "istios", "istiocnis", "ztunnels", "istiorevisions", "clusterversions",
 )
@@ -35,5 +35,8 @@ def snapshot_plan(profile: Profile) -> list[Read]:
             Read("clusterserviceversions", ns, label_selector=NOT_COPIED),
             Read("installplans", ns),
         ]
-    reads += [Read("customresourcedefinitions", name=name) for name in SAIL_CRDS]
+    reads += [Read("customresourcedefinitions", name=name) for name in SAIL_CRDS + GATEWAY_API_CRDS]
+    # The API server's own endpoints (istiod must reach them), and OpenShift's cluster network.
+    reads.append(Read("endpointslices", "default", label_selector="kubernetes.io/service-name=kubernetes"))
+    reads.append(Read("networks", name="cluster"))
     return reads

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-AREAS = ("operator", "crds", "control_plane", "data_plane", "tenants", "waypoints", "istio_system", "mtls", "preupgrade")
+AREAS = ("operator", "crds", "control_plane", "data_plane", "tenants", "waypoints", "istio_system", "prerequisites", "mtls", "preupgrade")
 OUTCOMES = ("passed", "failed", "error", "skipped")
 # A test that failed its check and then errored in teardown is non-conformant first.
 _PRECEDENCE = {"failed": 3, "error": 2, "skipped": 1, "passed": 0}
