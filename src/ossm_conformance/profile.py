@@ -16,6 +16,7 @@ import yaml
 
 TENANT_MODES = ("ambient", "ambient+waypoint", "sidecar", "excluded")
 UPDATE_STRATEGIES = ("InPlace", "RevisionBased")
+WAYPOINT_FOR = ("service", "workload", "all")
 VERSION_RE = re.compile(r"^v(\d+)\.(\d+)(?:\.(\d+)|-latest)$")
 DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # libyaml's safe loader: the pure-Python one took a second per process (controller and every
@@ -93,6 +94,7 @@ class Tenant:
     mode: str
     reason: str = ""                  # why the tenant is excluded (required for mode excluded)
     waypoint: str = ""                # the waypoint Gateway name (mode ambient+waypoint)
+    waypoint_for: str = "service"     # the waypoint's istio.io/waypoint-for (service, workload, all)
     edges: tuple[Edge, ...] = ()
     opt_outs: tuple[OptOut, ...] = ()  # pods of an ambient tenant allowed outside the mesh
 
@@ -223,6 +225,8 @@ def _validate(p: Profile) -> None:
             raise _FieldError(f"{where}.reason", "an excluded tenant needs a reason (it is shown in the report)")
         if t.mode == "ambient+waypoint" and not t.waypoint:
             raise _FieldError(f"{where}.waypoint", "mode ambient+waypoint needs the waypoint Gateway's name")
+        if t.waypoint_for not in WAYPOINT_FOR:
+            raise _FieldError(f"{where}.waypoint_for", f"expected one of {', '.join(WAYPOINT_FOR)}, got {t.waypoint_for!r}")
         if t.edges and not t.ambient:
             raise _FieldError(f"{where}.edges", f"only ambient tenants have mTLS edges (mode is {t.mode})")
         if t.opt_outs and not t.ambient:

@@ -11,7 +11,8 @@ PLAINTEXT = ("Traffic between two ambient pods is plaintext: CNI plugin not acti
              "(oc label namespace <ns> istio.io/dataplane-mode=ambient).")
 L7_WITHOUT_WAYPOINT = ("L7 policies have no effect: the namespace has no Waypoint Gateway. "
                        "Add a Gateway of class istio-waypoint (listener mesh, port 15008, protocol HBONE) "
-                       "and label the namespace istio.io/use-waypoint=<gateway>.")
+                       "and label the namespace istio.io/use-waypoint=<gateway>; bind L7 AuthorizationPolicies "
+                       "with targetRefs to that Gateway or to Services that use it (waypoints ignore selectors).")
 ISTIOD_NETWORK_POLICY = ("istiod cannot push xDS: a network policy in istio-system blocks it. "
                          "oc get networkpolicy -n istio-system; allow the controller's traffic as it flows: "
                          "ztunnel/waypoints → istiod 15012 (xDS, CA), API server → istiod 15017 (webhook), "
@@ -90,6 +91,16 @@ ISTIOD = "istiod Deployment 1/1: oc -n istio-system get deploy/istiod; see the I
 CNI_DAEMONSET = "istio-cni DaemonSet at full readiness on every node. " + PLAINTEXT
 ZTUNNEL_DAEMONSET = ("ztunnel DaemonSet at full readiness on every node: oc -n ztunnel get ds; a node without a "
                      "ready ztunnel carries no mTLS for its ambient pods.")
+WAYPOINT_DEPLOYMENT = ("The waypoint runs as a single Envoy Pod (Deployment) named after its Gateway: "
+                       "oc -n <ns> get deploy,pods -l gateway.networking.k8s.io/gateway-name=<gateway>; until it is "
+                       "ready, L7 policies have no effect (the Gateway may still say Programmed).")
+WAYPOINT_FOR = ("The runbook's waypoint carries service traffic: label the Gateway istio.io/waypoint-for: service "
+                "(workload would let service-addressed traffic, hence its L7 policies, bypass it).")
+ISTIOD_REJECTED = ("istiod reports that it could not apply this as written (istioctl analyze: IST0171). Read the "
+                   "condition's message; bind L7 policies with targetRefs to the waypoint Gateway or to Services "
+                   "bound to it (istio.io/use-waypoint).")
+SIDECAR_IN_AMBIENT = ("A Sidecar resource configures sidecar proxies only; in an ambient namespace it has no effect "
+                      "(istioctl analyze: IST0167). Remove it, or use a waypoint for L7 and egress control.")
 WAYPOINT = ("A waypoint is a Gateway of class istio-waypoint with listener {name: mesh, port: 15008, protocol: HBONE}; "
             "the namespace (or its services) opts in with istio.io/use-waypoint=<gateway>.")
 

@@ -249,7 +249,22 @@ def healthy() -> dict[str, list[dict]]:
     add("pods", pod("waypoint-0", "apps-team-x", {"gateway.istio.io/managed": "istio.io-mesh-controller",
                                                   "gateway.networking.k8s.io/gateway-name": "waypoint"},
                     ip="10.128.3.11", ambient=False, containers=["istio-proxy"]))
-    add("services", obj("services", "web", "apps-team-x", spec={"selector": {"app": "web"}}))
+    waypoint_labels = {"gateway.networking.k8s.io/gateway-name": "waypoint"}
+    add("deployments", deployment("waypoint", "apps-team-x", waypoint_labels))
+    # istiod binds the namespace's Services to its waypoint and says so on each.
+    add("services", obj("services", "web", "apps-team-x", spec={"selector": {"app": "web"}},
+                        status={"conditions": [cond("istio.io/WaypointBound", reason="WaypointAccepted",
+                                                    message="bound to apps-team-x/waypoint")]}))
+    # Everyday: an istio-class ingress gateway in ossm3-demo, with a selector-bound L7 policy that
+    # its own Envoy enforces (istiod labels its pod dataplane-mode=none).
+    ingress = {"gateway.networking.k8s.io/gateway-name": "demo-ingress", "istio.io/dataplane-mode": "none"}
+    add("gateways", obj("gateways", "demo-ingress", "ossm3-demo",
+                        spec={"gatewayClassName": "istio", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]},
+                        status={"conditions": [cond("Accepted"), cond("Programmed")]}))
+    add("pods", pod("demo-ingress-0", "ossm3-demo", ingress, ip="10.128.2.20", ambient=False, containers=["istio-proxy"]))
+    add("authorizationpolicies", obj("authorizationpolicies", "demo-ingress-get-only", "ossm3-demo", spec={
+        "selector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "demo-ingress"}},
+        "action": "ALLOW", "rules": [{"to": [{"operation": {"methods": ["GET", "HEAD"]}}]}]}))
 
     # The pilot's NetworkPolicies: deny by default, admit intra-namespace mesh traffic incl. HBONE.
     add("networkpolicies", network_policy("default-deny", chat, types=["Ingress"], ingress=[]))
@@ -271,11 +286,13 @@ def healthy() -> dict[str, list[dict]]:
                         status={"conditions": [cond("Accepted", reason="Accepted"), cond("Programmed", reason="Programmed")]}))
     add("authorizationpolicies", obj("authorizationpolicies", "deny-admin", "apps-team-x", spec={
         "targetRefs": [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "waypoint"}],
-        "action": "DENY", "rules": [{"to": [{"operation": {"paths": ["/admin"]}}]}]}))
+        "action": "DENY", "rules": [{"to": [{"operation": {"paths": ["/admin"]}}]}]},
+        status={"conditions": [cond("WaypointAccepted", reason="Accepted", message="bound to apps-team-x/waypoint")]}))
     # An L4-only policy in a namespace without a waypoint: legitimate, ztunnel enforces it.
     add("authorizationpolicies", obj("authorizationpolicies", "allow-bff", chat, spec={
         "action": "ALLOW", "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/bank-employees-jboss-chat/sa/bff"]}}],
-                                      "to": [{"operation": {"ports": ["8080"]}}]}]}))
+                                      "to": [{"operation": {"ports": ["8080"]}}]}]},
+        status={"conditions": [cond("ZtunnelAccepted", reason="Accepted", message="attached to ztunnel")]}))
 
     # Unrelated RBAC that a matcher must not mistake for ztunnel's.
     add("clusterroles", obj("clusterroles", "view", rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]))
