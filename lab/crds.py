@@ -11,6 +11,7 @@ from pathlib import Path
 import tenacity
 import yaml
 
+from lab import go_module_crds, ossm_versions
 from lab.kubeapi import Api, ApiException
 from lab.paths import crds_dir
 
@@ -30,13 +31,18 @@ class CrdsMissing(RuntimeError):
 
 
 def load(directory: Path | None = None) -> list[dict]:
+    """The shared CRDs (the sail-operator's with OSSM 3.3's version enum) and the Go module ones."""
     directory = directory or crds_dir()
     files = sorted(directory.glob("*/*.yaml")) if directory.is_dir() else []
     crds = [doc for f in files for doc in yaml.safe_load_all(f.read_text())
             if doc and doc.get("kind") == "CustomResourceDefinition"]
     if not crds:
         raise CrdsMissing(WHERE_TO_GET.format(dir=directory))
-    return crds
+    try:
+        crds += go_module_crds.load()
+    except go_module_crds.ModuleCrdUnavailable as exc:
+        raise CrdsMissing(f"{exc} (needed for the twin's network.operator.openshift.io/cluster)") from None
+    return ossm_versions.as_ossm_ships(crds)
 
 
 def install(api: Api, crds: list[dict] | None = None) -> list[str]:

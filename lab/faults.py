@@ -303,7 +303,7 @@ def _namespace_unlabelled(api: Api) -> None:
     _drop_redirection(api, _pods(api, PILOT))
 
 
-_PROXY_IMAGE = "registry.redhat.io/openshift-service-mesh/istio-proxyv2-rhel9:1.28.3"
+_PROXY_IMAGE = "registry.redhat.io/openshift-service-mesh/istio-proxyv2-rhel9:1.28.10"
 
 
 def _injected_pod(api: Api, namespace: str, name: str, node: str, pod_ip: str, native: bool = False,

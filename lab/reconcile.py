@@ -18,6 +18,9 @@ from lab.kubeapi import KINDS, Api, ApiException, kind_of
 from lab.paths import LabPaths
 
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+# What the twin itself defines there: the `kubernetes` Service's endpoints (OpenShift's masters), which
+# the lab's API server does not write (--endpoint-reconciler-type=none).
+TWIN_IN_SYSTEM_NAMESPACES = {("EndpointSlice", "default", "kubernetes")}
 # Written by the API server or by controllers as time passes: not part of the twin's identity.
 _VOLATILE_META = {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                   "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}
@@ -65,6 +68,8 @@ def managed(obj: dict) -> bool:
     ns = obj["metadata"].get("namespace")
     if obj["kind"] == "Namespace":
         return obj["metadata"]["name"] not in SYSTEM_NAMESPACES
+    if seed.key(obj) in TWIN_IN_SYSTEM_NAMESPACES:
+        return True
     return ns is None or ns not in SYSTEM_NAMESPACES
 
 

@@ -135,22 +135,50 @@ def _free(ip: str, port: int) -> bool:
             return False
 
 
+def rebooting_nodes(topo: Topology) -> list[str]:
+    """The nodes of the twin that are being rebooted (nodes.yaml `rebooting`)."""
+    node = (topo.spec.get("rebooting") or {}).get("node")
+    return [node] if node in topo.index else []
+
+
+def _reboot(objs: list[dict], spec: dict, now: str) -> None:
+    """The node and its daemon pods as they look mid-reboot (see nodes.yaml `rebooting`)."""
+    node = next(o for o in objs if o["kind"] == "Node")
+    node["spec"]["unschedulable"] = True
+    node["spec"]["taints"] = list(node["spec"].get("taints") or []) + [
+        {**t, **({"timeAdded": now} if t["effect"] == "NoExecute" else {})} for t in spec["taints"]]
+    node["metadata"]["annotations"].update(spec["annotations"])
+    for cond in node["status"]["conditions"]:
+        cond.update(status="Unknown", reason=spec["condition_reason"], message=spec["condition_message"])
+    for pod in (o for o in objs if o["kind"] == "Pod"):
+        for cond in pod["status"]["conditions"]:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond["status"] = "False"
+        for cs in pod["status"].get("containerStatuses", []):
+            cs["ready"] = False
+
+
 def _nodes(topo: Topology, now: str) -> list[dict]:
     spec = topo.spec
     objs = []
+    rebooting = rebooting_nodes(topo)
     for node in topo.names:
+        per_node: list[dict] = []
         role = spec["roles"][topo.role(node)]
         base = {"node": node, "now": now, "internal_ip": topo.internal_ip(node),
                 "ztunnel_ip": topo.ztunnel_ip(node), "kubelet_port": spec["kubelet_port"]}
         labels = {"kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                   "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
                   "node.openshift.io/os_id": "rhcos", **role["labels"]}
-        objs += _render_file(spec["node_template"], {
+        per_node += _render_file(spec["node_template"], {
             **base, "node_labels": labels, "taints": role["taints"], "pod_cidr": topo.pod_cidr(node),
             "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, node)), "machine_id": _hex(node, 32)})
         for template in spec["daemonset_pod_templates"]:
-            objs += _render_file(template, {**base, "pod_suffix": _token(template + node, 5),
-                                            "container_id": _hex(template + node)})
+            per_node += _render_file(template, {**base, "pod_suffix": _token(template + node, 5),
+                                                "container_id": _hex(template + node)})
+        if node in rebooting:
+            _reboot(per_node, spec["rebooting"], now)
+        objs += per_node
     return objs
 
 
@@ -176,6 +204,19 @@ def _workload(entry: dict, topo: Topology, now: str) -> list[dict]:
     deployment = next(o for o in objs if o["kind"] == "Deployment")
     if entry.get("deployment_owner"):
         deployment["metadata"]["ownerReferences"] = entry["deployment_owner"]
+    # More replicas (an HPA scaled the Deployment): one more Pod per node in `replica_nodes`.
+    for i, extra_node in enumerate(entry.get("replica_nodes") or [], start=1):
+        pod_vars = {**variables, "node": extra_node, "internal_ip": topo.internal_ip(extra_node),
+                    "pod_ip": topo.pod_ip(extra_node), "pod_suffix": _token(f"{ns}/{name}/pod/{i}", 5),
+                    "container_id": _hex(f"{ns}/{name}/{i}")}
+        objs += [o for o in _render_file("templates/workload.yaml", pod_vars) if o["kind"] == "Pod"]
+    replicas = 1 + len(entry.get("replica_nodes") or [])
+    if replicas > 1:
+        for owner in (o for o in objs if o["kind"] in ("Deployment", "ReplicaSet")):
+            owner["spec"]["replicas"] = replicas
+            owner["status"].update({k: replicas for k in owner["status"] if k.endswith("eplicas")})
+        rs = next(o for o in objs if o["kind"] == "ReplicaSet")
+        rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(replicas)
     if entry.get("service_ports"):
         objs += _render_file("templates/service.yaml", variables)
     return objs
@@ -222,6 +263,7 @@ def _tenant(tenant: dict, spec: dict, topo: Topology, now: str, rr: list[int]) -
         objs += _workload(entry, topo, now)
     for done in tenant.get("finished_pods", []):
         objs += _finished_pod(done, next(a for a in apps if a["name"] == done["of"]), topo, now)
+    _waypoint_bound(objs, labels.get("istio.io/use-waypoint"), ns, now)
     return objs
 
 
@@ -269,6 +311,20 @@ def _finished_pod(done: dict, app: dict, topo: Topology, now: str) -> list[dict]
     return objs
 
 
+def _waypoint_bound(objs: list[dict], waypoint: str | None, ns: str, now: str) -> None:
+    """What istiod writes on each Service of a namespace that uses a waypoint (pilot/pkg/model/
+    service.go ServiceInfo.GetConditions): istio.io/WaypointBound True, reason WaypointAccepted.
+    The waypoint's own Service and gateway Services are not bound to it."""
+    if not waypoint:
+        return
+    for svc in (o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] != waypoint
+                and "gateway.networking.k8s.io/gateway-name" not in (o["spec"].get("selector") or {})):
+        svc["status"] = {"conditions": [{
+            "type": "istio.io/WaypointBound", "status": "True", "reason": "WaypointAccepted",
+            "message": f"Successfully attached to waypoint {ns}/{waypoint}.{ns}.svc.cluster.local",
+            "lastTransitionTime": now, "observedGeneration": 0}]}
+
+
 def _generated(entry: dict, count: int) -> list[dict]:
     """`count` copies of a `generated*` entry of tenants.yaml, named by index (0000, 0001, ...)."""
     out = []
@@ -287,7 +343,9 @@ def render(nodes: int = DEFAULT_NODES, extra_tenants: int = 0, now: str | None =
     mesh (`generated_outside_mesh`), so a benchmark twin has a shared cluster's namespace count."""
     now = now or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     topo = Topology(_load("nodes.yaml"), nodes, slot)
-    objs = _render_file("cluster.yaml", {"now": now, "node_count": len(topo.names)})
+    ready = len(topo.names) - len(rebooting_nodes(topo))
+    objs = _render_file("cluster.yaml", {"now": now, "node_count": len(topo.names), "ready_count": ready,
+                                         "unready_count": len(topo.names) - ready})
     objs += _nodes(topo, now)
     objs += _platform_workloads(topo, now)
     spec = _load("tenants.yaml")

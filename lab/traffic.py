@@ -180,7 +180,7 @@ def ztunnel_pods_by_node(pods: Iterable[dict]) -> dict[str, dict]:
 
 
 def istio_version(ztunnel_pod: dict) -> str:
-    """istio_build's tag: the ztunnel image tag (e.g. ...ztunnel-rhel9:1.28.3 -> 1.28.3)."""
+    """istio_build's tag: the ztunnel image tag (e.g. ...ztunnel-rhel9:1.28.10 -> 1.28.10)."""
     for container in (ztunnel_pod.get("spec") or {}).get("containers") or ():
         image = container.get("image") or ""
         tail = image.rsplit("/", 1)[-1]

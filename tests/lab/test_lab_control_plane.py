@@ -69,7 +69,7 @@ def test_istio_default_is_the_runbooks(api):
     assert istio["status"]["revisions"] == {"total": 1, "ready": 1, "inUse": 0}
     assert {c["type"] for c in istio["status"]["conditions"]} == {"Reconciled", "Ready", "DependenciesHealthy"}
     revision = api.get("/apis/sailoperator.io/v1/istiorevisions/default")
-    assert revision["spec"]["version"] == "v1.28.3"
+    assert revision["spec"]["version"] == "v1.28.10"  # OSSM 3.3.7: v1.28-latest -> v1.28.10
     assert revision["metadata"]["ownerReferences"][0]["uid"] == istio["metadata"]["uid"]
 
 

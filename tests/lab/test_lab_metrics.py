@@ -105,7 +105,7 @@ def test_every_ztunnel_pod_ip_serves_openmetrics_on_15020(api):
         assert content_type.startswith("application/openmetrics-text"), (node, content_type)
         assert text.endswith("# EOF\n")
         families = {f.name: f for f in text_string_to_metric_families(text)}
-        assert families["istio_build"].samples[0].labels == {"component": "ztunnel", "tag": "1.28.3"}
+        assert families["istio_build"].samples[0].labels == {"component": "ztunnel", "tag": "1.28.10"}
         for name in ("istio_tcp_connections_opened", "istio_tcp_connections_closed",
                      "istio_tcp_received_bytes", "istio_tcp_sent_bytes"):
             assert families[name].type == "counter", (node, name)
