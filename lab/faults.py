@@ -188,9 +188,10 @@ def _pod_not_ready(api: Api, pod: dict, restarts: int = 0, waiting: str | None =
 def _daemonset_unready(api: Api, namespace: str, name: str, unready: int) -> None:
     ds = _get(api, "DaemonSet", namespace=namespace, name=name)
     status = copy.deepcopy(ds["status"])
-    status["numberReady"] = status["currentNumberScheduled"] - unready
-    status["numberAvailable"] = status["currentNumberScheduled"] - unready
-    status["numberUnavailable"] = unready
+    # On top of what is already unready (the twin's rebooting node).
+    status["numberReady"] = status["numberReady"] - unready
+    status["numberAvailable"] = status["numberAvailable"] - unready
+    status["numberUnavailable"] = status.get("numberUnavailable", 0) + unready
     seed.write_status(api, ds, status)
 
 
@@ -239,8 +240,21 @@ def _ambient_pods_on(api: Api, node: str) -> list[dict]:
             and "ambient.istio.io/redirection" in p["metadata"].get("annotations", {})]
 
 
+def _revision_dependencies(api: Api) -> None:
+    """IstioRevision DependenciesHealthy as the sail-operator derives it: IstioCNI is checked first,
+    then ZTunnel; the first whose state is not Healthy gives the reason
+    (controllers/istiorevision/istiorevision_controller.go)."""
+    condition = ("True", "", "")
+    for kind, reason in (("IstioCNI", "IstioCNINotHealthy"), ("ZTunnel", "ZTunnelNotHealthy")):
+        if _get(api, kind, "default")["status"]["state"] != "Healthy":
+            condition = ("False", reason, f"{kind} resource status indicates that the component is not healthy")
+            break
+    _sail_update(api, "IstioRevision", "default", DependenciesHealthy=condition)
+    _istio_follows_revision(api)
+
+
 def _daemonset_pod_unready(api: Api, namespace: str, ds: str, prefix: str, node: str, cr_kind: str,
-                           message: str, dependency_reason: str) -> None:
+                           message: str) -> None:
     """One DaemonSet pod fails its readiness probe; the controllers above it react."""
     pod = _pods(api, namespace, node=node, prefix=prefix)[0]
     pod = _pod_not_ready(api, pod, restarts=3)
@@ -251,10 +265,16 @@ def _daemonset_pod_unready(api: Api, namespace: str, ds: str, prefix: str, node:
            "kubelet", node, count=12)
     _daemonset_unready(api, namespace, ds, 1)
     _sail_update(api, cr_kind, "default", Ready=("False", "DaemonSetNotReady", message))
-    _sail_update(api, "IstioRevision", "default", DependenciesHealthy=(
-        "False", dependency_reason,
-        f"{cr_kind} resource status indicates that the component is not healthy"))
-    _istio_follows_revision(api)
+    _revision_dependencies(api)
+
+
+def _policy_condition(api: Api, namespace: str, name: str, ctype: str, status: str, reason: str, message: str) -> None:
+    """What istiod's status writer puts on an AuthorizationPolicy (one condition per type)."""
+    policy = _get(api, "AuthorizationPolicy", name, namespace)
+    new = copy.deepcopy(policy.get("status") or {"conditions": []})
+    _set_condition(new.setdefault("conditions", []), ctype, status, reason, message,
+                   observedGeneration=policy["metadata"].get("generation", 1))
+    seed.write_status(api, policy, new)
 
 
 # --- the faults ------------------------------------------------------------------------------
@@ -281,19 +301,19 @@ def _ztunnel_rbac_missing(api: Api) -> None:
 
 
 @fault("cni-daemonset-degraded",
-       f"istio-cni-node on {DEGRADED_NODE} not Ready: DaemonSet 5/6, IstioCNI DaemonSetNotReady, "
-       "Istio DependenciesHealthy False (IstioCNINotHealthy)")
+       f"istio-cni-node on {DEGRADED_NODE} not Ready (beside the rebooting node): DaemonSet 4/6, IstioCNI "
+       "DaemonSetNotReady, Istio DependenciesHealthy False (IstioCNINotHealthy)")
 def _cni_degraded(api: Api) -> None:
     _daemonset_pod_unready(api, "istio-cni", "istio-cni-node", "istio-cni-node-", DEGRADED_NODE, "IstioCNI",
-                           "not all istio-cni-node pods are ready", "IstioCNINotHealthy")
+                           "not all istio-cni-node pods are ready")
 
 
 @fault("ztunnel-daemonset-degraded",
-       f"ztunnel on {DEGRADED_NODE} not Ready: DaemonSet 5/6, ZTunnel DaemonSetNotReady, "
-       "Istio DependenciesHealthy False (ZTunnelNotHealthy)")
+       f"ztunnel on {DEGRADED_NODE} not Ready (beside the rebooting node): DaemonSet 4/6, ZTunnel "
+       "DaemonSetNotReady; Istio keeps reporting IstioCNINotHealthy (CNI is checked first)")
 def _ztunnel_degraded(api: Api) -> None:
     _daemonset_pod_unready(api, "ztunnel", "ztunnel", "ztunnel-", DEGRADED_NODE, "ZTunnel",
-                           "not all ztunnel pods are ready", "ZTunnelNotHealthy")
+                           "not all ztunnel pods are ready")
 
 
 @fault("namespace-unlabelled",
@@ -382,11 +402,26 @@ def _waypoint_missing(api: Api) -> None:
             _delete(api, "ReplicaSet", rs["metadata"]["name"], WAYPOINT_NS)
     for pod in _pods(api, WAYPOINT_NS, prefix="waypoint-"):
         _delete(api, "Pod", pod["metadata"]["name"], WAYPOINT_NS)
+    # istiod's policy status collection: the Gateway target is gone, web is no longer bound
+    # (pilot/pkg/model/service.go WaypointPolicyReasonTargetNotFound / AncestorNotBound).
+    _policy_condition(api, WAYPOINT_NS, "web-l7-read-only", "WaypointAccepted", "False", "TargetNotFound",
+                      f"Gateway {WAYPOINT_NS}/waypoint was not found")
+    _policy_condition(api, WAYPOINT_NS, "web-deny-admin", "WaypointAccepted", "False", "AncestorNotBound",
+                      f"Service {WAYPOINT_NS}/web is not bound to a waypoint")
 
 
 @fault("istiod-networkpolicy-blocks-xds",
-       "istio-system's egress allowance for istiod replaced by a deny-all-egress NetworkPolicy: "
-       "istiod cannot push xDS to ztunnel/waypoints")
+       "istio-system's ingress allowance for istiod 'tightened' to its own namespace: ztunnel and the "
+       "waypoints can no longer dial istiod:15012 for xDS and certificates")
+def _istiod_np_blocks_xds(api: Api) -> None:
+    api.patch(_KIND["NetworkPolicy"].path("istiod-allow-ingress", "istio-system"), {"spec": {"ingress": [
+        {"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 15010, "endPort": 15014}]},
+        {"ports": [{"protocol": "TCP", "port": 15017}]}]}})
+
+
+@fault("istiod-networkpolicy-blocks-apiserver",
+       "istio-system's egress allowance for istiod replaced by a deny-all-egress NetworkPolicy: istiod is "
+       "cut off the Kubernetes API and DNS, so it has nothing to push")
 def _istiod_np_blocks(api: Api) -> None:
     _delete(api, "NetworkPolicy", "istiod-allow-egress", "istio-system")
     api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -445,7 +480,7 @@ def _istio_not_ready(api: Api) -> None:
        "pods there (bff, ...) not redirected, so their traffic is plaintext")
 def _plaintext(api: Api) -> None:
     _daemonset_pod_unready(api, "istio-cni", "istio-cni-node", "istio-cni-node-", PLAINTEXT_NODE, "IstioCNI",
-                           "not all istio-cni-node pods are ready", "IstioCNINotHealthy")
+                           "not all istio-cni-node pods are ready")
     _drop_redirection(api, _ambient_pods_on(api, PLAINTEXT_NODE))
 
 
@@ -460,3 +495,6 @@ def _unknown_ambient(api: Api) -> None:
 from lab import faults_tenants  # noqa: E402,F401
 # Faults of the mesh's traffic (denials, accepted plaintext, waypoint hops), likewise.
 from lab import faults_traffic  # noqa: E402,F401
+# Faults of the platform (#13): DaemonSet placement, waypoints, control-plane NetworkPolicies,
+# operators and OpenShift's ambient prerequisites, likewise.
+from lab import faults_platform  # noqa: E402,F401

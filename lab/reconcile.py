@@ -41,6 +41,11 @@ def normalize(obj: dict) -> dict:
     """The object as the twin defines it: no server bookkeeping, no timestamps, no uids."""
     out = {k: copy.deepcopy(v) for k, v in obj.items() if k not in ("metadata", "status")}
     meta = {k: copy.deepcopy(v) for k, v in obj["metadata"].items() if k not in _VOLATILE_META}
+    if obj["kind"] == "DaemonSet" and meta.get("annotations"):
+        # The API server's DaemonSet strategy sets it to the generation on every template change
+        # (pkg/registry/apps/daemonset/strategy.go), like metadata.generation: not the twin's to restore.
+        meta["annotations"] = {k: v for k, v in meta["annotations"].items()
+                               if k != "deprecated.daemonset.template.generation"}
     for ref in meta.get("ownerReferences", []):
         ref.pop("uid", None)
     out["metadata"] = meta

@@ -41,11 +41,14 @@ def check_rbac_missing(api):
     assert any("request impersonation authentication failure" in m for m in messages)
 
 
+REBOOTING = "spoke-dc-v6-master-2"  # the twin's everyday node in a MachineConfig reboot
+
+
 def _check_daemonset(api, ns, ds, cr, reason, dependency, node):
     status = api.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/{ds}")["status"]
-    assert (status["numberReady"], status["currentNumberScheduled"]) == (5, 6)
-    unready = [p["spec"]["nodeName"] for p in _pods(api, ns) if not _ready(p)]
-    assert unready == [node]
+    assert (status["numberReady"], status["currentNumberScheduled"]) == (4, 6)
+    unready = sorted(p["spec"]["nodeName"] for p in _pods(api, ns) if not _ready(p))
+    assert unready == sorted([node, REBOOTING])
     component = _sail(api, cr)
     assert component["status"]["state"] == reason
     assert cond(component, "Ready")["message"] == f"not all {ds} pods are ready"
@@ -60,7 +63,8 @@ def check_cni_degraded(api):
 
 
 def check_ztunnel_degraded(api):
-    _check_daemonset(api, "ztunnel", "ztunnel", "ztunnels", "DaemonSetNotReady", "ZTunnelNotHealthy",
+    # IstioCNI is checked first and is already unhealthy (the rebooting node): Istio keeps that reason.
+    _check_daemonset(api, "ztunnel", "ztunnel", "ztunnels", "DaemonSetNotReady", "IstioCNINotHealthy",
                      "spoke-dc-v6-worker-2")
 
 
@@ -83,10 +87,98 @@ def check_waypoint_missing(api):
     assert not api.get_or_none("/apis/security.istio.io/v1/namespaces/apps-team-x/authorizationpolicies/web-l7-read-only") is None
 
 
-def check_np_blocks(api):
+def check_np_blocks_apiserver(api):
     policies = api.get("/apis/networking.k8s.io/v1/namespaces/istio-system/networkpolicies")["items"]
     egress = [p for p in policies if "Egress" in p["spec"].get("policyTypes", [])]
     assert egress and all(not p["spec"].get("egress") for p in egress)
+
+
+def check_np_blocks_xds(api):
+    policy = api.get("/apis/networking.k8s.io/v1/namespaces/istio-system/networkpolicies/istiod-allow-ingress")
+    xds = [r for r in policy["spec"]["ingress"] if any(p.get("port") == 15010 for p in r.get("ports", []))]
+    assert xds and all(r.get("from") == [{"podSelector": {}}] for r in xds)
+
+
+def _condition(obj, type_):
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), None)
+
+
+def check_ztunnel_skips_node(api):
+    ds = api.get("/apis/apps/v1/namespaces/ztunnel/daemonsets/ztunnel")
+    terms = ds["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["spoke-dc-v6-worker-0"]
+    assert ds["status"]["desiredNumberScheduled"] == 5
+    assert "spoke-dc-v6-worker-0" not in {p["spec"]["nodeName"] for p in _pods(api, "ztunnel")}
+    zt = _sail(api, "ztunnels")
+    assert zt["spec"]["values"]["ztunnel"]["affinity"] and zt["status"]["observedGeneration"] == zt["metadata"]["generation"]
+
+
+def check_waypoint_crashloop(api):
+    dep = api.get("/apis/apps/v1/namespaces/apps-team-x/deployments/waypoint")
+    assert cond(dep, "Available")["status"] == "False"
+    waypoint_pods = [p for p in _pods(api, "apps-team-x") if p["metadata"]["name"].startswith("waypoint-")]
+    assert waypoint_pods and all(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+                                 for p in waypoint_pods)
+    gateway = api.get("/apis/gateway.networking.k8s.io/v1/namespaces/apps-team-x/gateways/waypoint")
+    assert cond(gateway, "Programmed")["status"] == "True"  # istiod follows the address, not the pods
+
+
+def check_waypoint_for_workload(api):
+    gateway = api.get("/apis/gateway.networking.k8s.io/v1/namespaces/apps-team-x/gateways/waypoint")
+    assert gateway["metadata"]["labels"]["istio.io/waypoint-for"] == "workload"
+
+
+def check_service_opts_out(api):
+    svc = api.get("/api/v1/namespaces/apps-team-x/services/web")
+    assert svc["metadata"]["labels"]["istio.io/use-waypoint"] == "none" and _condition(svc, "istio.io/WaypointBound") is None
+    policy = api.get("/apis/security.istio.io/v1/namespaces/apps-team-x/authorizationpolicies/web-deny-admin")
+    assert (_condition(policy, "WaypointAccepted")["status"], _condition(policy, "WaypointAccepted")["reason"]) == \
+        ("False", "AncestorNotBound")
+
+
+def check_virtualservice(api):
+    vs = api.get("/apis/networking.istio.io/v1/namespaces/ossm3-demo/virtualservices/demo-server-retries")
+    assert "gateways" not in vs["spec"] and vs["spec"]["http"][0]["retries"]["attempts"] == 3
+
+
+def check_selector_l7(api):
+    policy = api.get("/apis/security.istio.io/v1/namespaces/apps-team-x/authorizationpolicies/web-get-only")
+    assert policy["spec"]["selector"] and _condition(policy, "ZtunnelAccepted")["reason"] == "UnsupportedValue"
+
+
+def check_sidecar(api):
+    assert api.get("/apis/networking.istio.io/v1/namespaces/ossm3-demo/sidecars/default")["spec"]["egress"]
+
+
+def check_ztunnel_np(api):
+    policy = api.get("/apis/networking.k8s.io/v1/namespaces/ztunnel/networkpolicies/default-deny-egress")
+    assert policy["spec"]["policyTypes"] == ["Egress"] and policy["spec"]["podSelector"] == {}
+
+
+def check_own_catalog(api):
+    cs = api.get("/apis/operators.coreos.com/v1alpha1/namespaces/openshift-marketplace/catalogsources/redhat-operators")
+    assert cs["status"]["connectionState"]["lastObservedState"] == "TRANSIENT_FAILURE"
+    for sub in api.get("/apis/operators.coreos.com/v1alpha1/namespaces/openshift-operators/subscriptions")["items"]:
+        own = [h for h in sub["status"]["catalogHealth"] if h["catalogSourceRef"]["name"] == "redhat-operators"]
+        assert own and not own[0]["healthy"]
+
+
+def check_kiali_drift(api):
+    ns = "/apis/operators.coreos.com/v1alpha1/namespaces/openshift-operators"
+    sub = api.get(f"{ns}/subscriptions/kiali-ossm")
+    assert sub["status"]["installedCSV"] == sub["status"]["currentCSV"] == "kiali-operator.v2.22.3"
+    assert _missing(api, f"{ns}/clusterserviceversions/kiali-operator.v2.22.2")
+    assert api.get(f"{ns}/installplans/install-kx4m2")["status"]["phase"] == "Complete"
+
+
+def check_untrusted_ztunnel(api):
+    assert "trustedZtunnelNamespace" not in _sail(api, "istios")["spec"]["values"].get("pilot", {})
+    assert "CA_TRUSTED_NODE_ACCOUNTS" not in _sail(api, "istiorevisions")["spec"]["values"]["pilot"]["env"]
+
+
+def check_shared_gateway(api):
+    network = api.get("/apis/operator.openshift.io/v1/networks/cluster")
+    assert network["spec"]["defaultNetwork"]["ovnKubernetesConfig"]["gatewayConfig"]["routingViaHost"] is False
 
 
 def check_pa_missing(api):
@@ -209,7 +301,8 @@ CHECKS = {
     "namespace-unlabelled": check_unlabelled,
     "mixed-mode-namespace": check_mixed_mode,
     "waypoint-missing-for-l7-policy": check_waypoint_missing,
-    "istiod-networkpolicy-blocks-xds": check_np_blocks,
+    "istiod-networkpolicy-blocks-xds": check_np_blocks_xds,
+    "istiod-networkpolicy-blocks-apiserver": check_np_blocks_apiserver,
     "peerauthentication-missing": check_pa_missing,
     "peerauthentication-permissive": check_pa_permissive,
     "csv-failed": check_csv_failed,
@@ -226,6 +319,18 @@ CHECKS = {
     "authorizationpolicy-denies-edge": check_authorizationpolicy_denies_edge,
     "peerauthentication-lets-plaintext-in": check_peerauthentication_lets_plaintext_in,
     "waypoint-pods-gone": check_waypoint_pods_gone,
+    "ztunnel-placement-skips-node": check_ztunnel_skips_node,
+    "waypoint-crashloop": check_waypoint_crashloop,
+    "waypoint-for-workload": check_waypoint_for_workload,
+    "service-opts-out-of-waypoint": check_service_opts_out,
+    "virtualservice-without-waypoint": check_virtualservice,
+    "selector-l7-policy-in-waypoint-namespace": check_selector_l7,
+    "sidecar-in-ambient-namespace": check_sidecar,
+    "ztunnel-networkpolicy-blocks-istiod": check_ztunnel_np,
+    "subscription-catalog-unhealthy": check_own_catalog,
+    "kiali-version-drift": check_kiali_drift,
+    "trusted-ztunnel-namespace-missing": check_untrusted_ztunnel,
+    "ovn-shared-gateway-mode": check_shared_gateway,
 }
 
 
