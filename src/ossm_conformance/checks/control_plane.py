@@ -60,7 +60,8 @@ def _excused_reasons(view, cr: ExpectedCR) -> dict[str, list[str]]:
     a healthy cluster: it is information, never a failure by itself."""
     excused = {}
     for reason, role in _DAEMONSET_REASONS.items():
-        refs = [d for d in cr.daemonsets if role is None and len(cr.daemonsets) == 1 or d[0] == role]
+        # DaemonSetNotReady names the CR's own (only) DaemonSet; the dependency reasons name one role.
+        refs = cr.daemonsets if role is None and len(cr.daemonsets) == 1 else [d for d in cr.daemonsets if d[0] == role]
         for _, namespace, ds_name in refs:
             outages = shortfall_on_not_ready_nodes(view, namespace, ds_name)
             if outages:
