@@ -52,7 +52,6 @@ KINDS: list[Kind] = [
     _k("Subscription", "operators.coreos.com/v1alpha1", "subscriptions"),
     _k("InstallPlan", "operators.coreos.com/v1alpha1", "installplans"),
     _k("ClusterServiceVersion", "operators.coreos.com/v1alpha1", "clusterserviceversions"),
-    _k("InstallPlan", "operators.coreos.com/v1alpha1", "installplans"),
     _k("ServiceAccount", "v1", "serviceaccounts"),
     _k("ConfigMap", "v1", "configmaps"),
     _k("Secret", "v1", "secrets"),
@@ -80,7 +79,6 @@ KINDS: list[Kind] = [
     _k("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies"),
     _k("PeerAuthentication", "security.istio.io/v1", "peerauthentications"),
     _k("AuthorizationPolicy", "security.istio.io/v1", "authorizationpolicies"),
-    _k("VirtualService", "networking.istio.io/v1", "virtualservices"),
     _k("Sidecar", "networking.istio.io/v1", "sidecars"),
     _k("Event", "v1", "events"),
 ]
