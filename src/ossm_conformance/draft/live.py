@@ -13,6 +13,8 @@ namespace uses it through istio.io/use-waypoint.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from ..checks import _mesh
@@ -145,12 +147,15 @@ def _operators(view, notes: dict) -> tuple[Operator, ...]:
             continue
         deployments = dig(csv, "spec.install.spec.deployments") or []
         prefix = installed.split(".v", 1)[0] if installed else ""
+        version = dig(csv, "spec.version") or (installed.split(".v", 1)[1] if ".v" in installed else "unknown")
+        # The pin is the version running now; a person confirms it is the one the runbook means.
+        pinned = version if re.fullmatch(r"\d+\.\d+\.\d+", version) else ""
         out.append(Operator(package=package, channel=dig(sub, "spec.channel") or "", namespace=namespace(sub),
                             deployment=deployments[0]["name"] if deployments else "",
-                            csv_prefix=prefix if prefix and prefix != package else ""))
-        version = dig(csv, "spec.version") or (installed.split(".v", 1)[1] if ".v" in installed else "unknown")
+                            csv_prefix=prefix if prefix and prefix != package else "", version=pinned))
         notes[f"operators.{package}"] = (f"installed {installed or 'nothing yet'} (version {version}), "
-                                         f"installPlanApproval {dig(sub, 'spec.installPlanApproval') or 'Automatic'}")
+                                         f"installPlanApproval {dig(sub, 'spec.installPlanApproval') or 'Automatic'}; "
+                                         "CONFIRM the version is the one the runbook pins")
     return tuple(out)
 
 
