@@ -223,7 +223,7 @@ def healthy() -> dict[str, list[dict]]:
         for i, n in enumerate(NODES):
             add("pods", pod(f"{ds_name}-{n}", ns, labels, node_=n, ip=f"10.129.{i}.2", ambient=False))
 
-    # Tenants' workloads: the pilot's four, the demo's two, apps-team-x's app and its waypoint.
+    # Tenants' workloads: the pilot's four, the demo's two, apps-team-x's two (frontend -> web) and its waypoint.
     chat = "bank-employees-jboss-chat"
     for i, app in enumerate(("bff", "chat-backend", "eap-domain-group-a", "eap-domain-group-b")):
         add("pods", pod(f"{app}-0", chat, {"app": app}, node_=NODES[3 + i % 3], ip=f"10.128.1.{i + 10}"))
@@ -246,6 +246,8 @@ def healthy() -> dict[str, list[dict]]:
     add("pods", job)
     add("pods", evicted)
     add("pods", pod("web-0", "apps-team-x", {"app": "web"}, ip="10.128.3.10"))
+    add("pods", pod("frontend-0", "apps-team-x", {"app": "frontend"}, ip="10.128.3.12"))
+    add("deployments", deployment("frontend", "apps-team-x", {"app": "frontend"}))
     add("pods", pod("waypoint-0", "apps-team-x", {"gateway.istio.io/managed": "istio.io-mesh-controller",
                                                   "gateway.networking.k8s.io/gateway-name": "waypoint"},
                     ip="10.128.3.11", ambient=False, containers=["istio-proxy"]))

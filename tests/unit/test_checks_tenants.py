@@ -267,7 +267,52 @@ def test_traffic_to_and_from_the_waypoint_must_be_admitted():
                                                types=["Ingress"], ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}]))
     findings = run(tenants.network_policies_admit_hbone, c, x)
     assert [f.object for f in findings] == ["Pod apps-team-x/web-0"]
-    assert "admitted from the waypoint waypoint" in findings[0].expected and "waypoint-0" in findings[0].actual
+    assert "edge apps-team-x:frontend->web through waypoint waypoint" in findings[0].expected
+    assert "denied from waypoint-0" in findings[0].actual
+
+
+def _hop_by_hop(c, ns="apps-team-x"):
+    """apps-team-x micro-segmented exactly as its traffic flows through the waypoint: deny all, then
+    frontend -> waypoint:15008 and waypoint -> web:15008, each at both ends."""
+    def on(app_labels):
+        return {"matchLabels": app_labels}
+    frontend, web = {"app": "frontend"}, {"app": "web"}
+    waypoint = {"gateway.networking.k8s.io/gateway-name": "waypoint"}
+    hbone = [{"protocol": "TCP", "port": 15008}]
+    c["networkpolicies"].append(network_policy("default-deny", ns, types=["Ingress", "Egress"], ingress=[], egress=[]))
+    c["networkpolicies"].append(network_policy("frontend-to-waypoint", ns, on(frontend), types=["Egress"],
+                                               egress=[{"to": [{"podSelector": on(waypoint)}], "ports": hbone}]))
+    c["networkpolicies"].append(network_policy("waypoint-hops", ns, on(waypoint), types=["Ingress", "Egress"],
+                                               ingress=[{"from": [{"podSelector": on(frontend)}], "ports": hbone}],
+                                               egress=[{"to": [{"podSelector": on(web)}], "ports": hbone}]))
+    c["networkpolicies"].append(network_policy("web-from-waypoint", ns, on(web), types=["Ingress"],
+                                               ingress=[{"from": [{"podSelector": on(waypoint)}], "ports": hbone}]))
+
+
+def test_hop_by_hop_policies_through_the_waypoint_pass():
+    """No waypoint -> frontend, web -> waypoint or direct frontend -> web path is needed."""
+    c = healthy()
+    _hop_by_hop(c)
+    assert run(tenants.network_policies_admit_hbone, c, PROFILE.tenant("apps-team-x")) == []
+
+
+def test_hop_by_hop_denied_at_the_waypoint_names_the_hop():
+    c = healthy()
+    _hop_by_hop(c)
+    find(c, "networkpolicies", "waypoint-hops", "apps-team-x")["spec"]["egress"] = []
+    findings = run(tenants.network_policies_admit_hbone, c, PROFILE.tenant("apps-team-x"))
+    assert [f.object for f in findings] == ["Pod apps-team-x/waypoint-0"]
+    assert "egress TCP 15008 (HBONE) admitted to the pods of edge apps-team-x:frontend->web through waypoint" \
+        in findings[0].expected and "denied to web-0" in findings[0].actual
+
+
+def test_a_service_opted_out_of_the_waypoint_needs_the_direct_path():
+    c = healthy()
+    _hop_by_hop(c)
+    find(c, "services", "web", "apps-team-x")["metadata"]["labels"] = {"istio.io/use-waypoint": "none"}
+    findings = run(tenants.network_policies_admit_hbone, c, PROFILE.tenant("apps-team-x"))
+    assert {f.object for f in findings} == {"Pod apps-team-x/frontend-0", "Pod apps-team-x/web-0"}
+    assert all(f.expected.endswith("the pods of edge apps-team-x:frontend->web") for f in findings)
 
 
 # -- PeerAuthentication precedence (ComposePeerAuthentication) -----------------------------------

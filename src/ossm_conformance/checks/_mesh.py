@@ -23,8 +23,18 @@ def is_ambient(ns: dict | None) -> bool:
 
 
 def sidecar_labels(ns: dict) -> dict:
-    """The labels that put a namespace in sidecar mode (a second mode next to ambient)."""
-    return {k: v for k, v in labels(ns).items() if k in (INJECTION, REVISION)}
+    """The namespace labels that make istiod's injection webhook inject sidecars (a second mode next
+    to ambient); empty when it does not inject. istio/istio
+    manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml, namespaceSelectors:
+    the default revision's webhook matches istio-injection=enabled; a revision's matches istio.io/rev
+    only while istio-injection does not exist. So istio-injection=disabled (an explicit opt-out)
+    injects nothing, with or without istio.io/rev."""
+    ns_labels = labels(ns)
+    if ns_labels.get(INJECTION) == "enabled":
+        return {k: v for k, v in ns_labels.items() if k in (INJECTION, REVISION)}
+    if INJECTION not in ns_labels and REVISION in ns_labels:
+        return {REVISION: ns_labels[REVISION]}
+    return {}
 
 
 def pod_mode(pod: dict) -> str | None:
@@ -69,10 +79,18 @@ def finished(pod: dict) -> bool:
     return dig(pod, "status.phase") in ("Succeeded", "Failed") or bool(meta(pod).get("deletionTimestamp"))
 
 
+def unscheduled(pod: dict) -> bool:
+    """Pending with no node (PodScheduled=False, e.g. FailedScheduling "Insufficient cpu" on an HPA
+    scale-up past capacity): no sandbox exists yet, and istio-cni acts only when the kubelet creates
+    one on a node (istio/istio cni/pkg/plugin, CmdAdd), so the mesh has nothing to do with it yet."""
+    return dig(pod, "status.phase") == "Pending" and not dig(pod, "spec.nodeName")
+
+
 def judged_pods(view, namespace: str) -> list[dict]:
-    """The tenant's workload pods a person would look at: not finished, not the mesh's proxies.
-    Pending pods are included: one stuck in ContainerCreating is a finding."""
-    return [p for p in view.list("pods", namespace) if not finished(p) and not is_mesh_infrastructure(p)]
+    """The tenant's workload pods a person would look at: not finished, not unscheduled, not the
+    mesh's proxies. Pending pods on a node are included: one stuck in ContainerCreating is a finding."""
+    return [p for p in view.list("pods", namespace)
+            if not finished(p) and not unscheduled(p) and not is_mesh_infrastructure(p)]
 
 
 def enrolled_pods(view, ns: dict) -> list[dict]:

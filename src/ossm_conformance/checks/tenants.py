@@ -32,7 +32,8 @@ def namespace_enrolled(view, tenant: Tenant) -> list[Finding]:
                                 runbook.PLAINTEXT))
     sidecar = _mesh.sidecar_labels(ns)
     if sidecar:
-        findings.append(Finding(obj, f"no {_mesh.INJECTION} or {_mesh.REVISION} label (one mode per namespace)",
+        findings.append(Finding(obj, f"no label that makes istiod inject sidecars ({_mesh.INJECTION}=enabled, "
+                                     f"{_mesh.REVISION}) (one mode per namespace)",
                                 ", ".join(f"{k}={v}" for k, v in sorted(sidecar.items())), runbook.MIXED_MODE))
     return findings
 
@@ -106,27 +107,44 @@ def peer_authentication_strict(view, tenant: Tenant, root_namespace: str) -> lis
 
 
 # -- NetworkPolicies: HBONE -------------------------------------------------------------------
+def _waypoint_of(view, service: dict | None, namespace_: str) -> str | None:
+    """The waypoint a Service's traffic goes through: its own istio.io/use-waypoint label, else its
+    namespace's; `none` (or no label) means direct (istio/istio pilot/pkg/serviceregistry/kube/controller/ambient,
+    the use-waypoint lookup: service label first, then namespace label, "none" opts out)."""
+    wanted = labels(service or {}).get(_mesh.USE_WAYPOINT) or namespace_labels(
+        view.get("namespaces", namespace_)).get(_mesh.USE_WAYPOINT)
+    return None if wanted in (None, "", "none") else wanted
+
+
 def _hbone_pairs(view, tenant: Tenant) -> list[tuple[str, Peer, Peer]]:
-    """(why, client, server) for each connection on 15008 the tenant's real traffic needs: each
-    profiled edge's pods (all workload pairs when the profile names no edge), and the workloads to
-    and from the tenant's waypoint."""
+    """(why, client, server) for each connection on 15008 the tenant's real traffic needs.
+
+    Profiled edges, hop by hop: the source ztunnel dials the destination's waypoint over HBONE and
+    the waypoint dials the destination pod over HBONE (istio/ztunnel src/proxy/outbound.rs: a
+    destination with a waypoint is sent to the waypoint, not to the pod), so an edge through a waypoint needs
+    exactly source -> waypoint and waypoint -> destination, and a direct path only when the
+    destination Service opts out (istio.io/use-waypoint=none). Tenants without profiled edges:
+    every pair of workload pods, and the workloads to and from the tenant's waypoint."""
     ns = tenant.namespace
     workloads = [pod_peer(p) for p in sorted(_mesh.workload_pods(view, ns), key=name)]
     pairs = []
-    if tenant.edges:
-        for edge in tenant.edges:
-            dest_ns = edge.destination_namespace or ns
-            service, source = view.get("services", edge.destination, dest_ns), view.get("deployments", edge.source, ns)
-            servers = _mesh.selected_pods(view, dest_ns, {"matchLabels": dig(service or {}, "spec.selector") or {}})
-            clients = _mesh.selected_pods(view, ns, dig(source or {}, "spec.selector"))
-            why = f"the pods of edge {edge.id(ns)}"
-            pairs += [(why, pod_peer(c), pod_peer(s)) for c in clients for s in servers]
-    else:
+    for edge in tenant.edges:
+        dest_ns = edge.destination_namespace or ns
+        service, source = view.get("services", edge.destination, dest_ns), view.get("deployments", edge.source, ns)
+        servers = [pod_peer(s) for s in _mesh.selected_pods(view, dest_ns, {"matchLabels": dig(service or {}, "spec.selector") or {}})]
+        clients = [pod_peer(c) for c in _mesh.selected_pods(view, ns, dig(source or {}, "spec.selector"))]
+        if waypoint := _waypoint_of(view, service, dest_ns):
+            why = f"the pods of edge {edge.id(ns)} through waypoint {waypoint}"
+            hops = [pod_peer(w) for w in _mesh.gateway_pods(view, dest_ns, waypoint)]
+            pairs += [(why, c, w) for c in clients for w in hops] + [(why, w, s) for w in hops for s in servers]
+        else:
+            pairs += [(f"the pods of edge {edge.id(ns)}", c, s) for c in clients for s in servers]
+    if not tenant.edges:
         pairs += [("the namespace's workload pods", c, s) for c in workloads for s in workloads if c is not s]
-    if tenant.waypoint:
-        why = f"the waypoint {tenant.waypoint} and the namespace's workload pods"
-        for waypoint in map(pod_peer, _mesh.gateway_pods(view, ns, tenant.waypoint)):
-            pairs += [(why, w, waypoint) for w in workloads] + [(why, waypoint, w) for w in workloads]
+        if tenant.waypoint:
+            why = f"the waypoint {tenant.waypoint} and the namespace's workload pods"
+            for waypoint in map(pod_peer, _mesh.gateway_pods(view, ns, tenant.waypoint)):
+                pairs += [(why, w, waypoint) for w in workloads] + [(why, waypoint, w) for w in workloads]
     return pairs
 
 
@@ -137,8 +155,9 @@ def network_policies_admit_hbone(view, tenant: Tenant) -> list[Finding]:
 
     ztunnel's HBONE runs in the pods' network namespaces (in-pod redirection), so the pods'
     NetworkPolicies apply to it. Healthy: no policies (all admitted), or policies admitting 15008
-    for every profiled edge and to/from the waypoint, however micro-segmented the rest. Broken: one
-    edge (or, for a tenant without profiled edges, one pair of workload pods) denied on 15008.
+    for every profiled edge (through a waypoint: source -> waypoint and waypoint -> destination,
+    nothing else), however micro-segmented the rest. Broken: one edge or hop (or, for a tenant
+    without profiled edges, one pair of workload pods or the waypoint) denied on 15008.
     """
     pairs = _hbone_pairs(view, tenant)
     namespaces = {p.namespace for _, c, s in pairs for p in (c, s)}
@@ -260,7 +279,8 @@ def excluded_tenant_not_enrolled(view, tenant: Tenant) -> list[Finding]:
         findings.append(Finding(obj, f"no {_mesh.DATAPLANE_MODE}=ambient label ({excluded})",
                                 f"{_mesh.DATAPLANE_MODE}=ambient", runbook.EXCLUDED_TENANT))
     if sidecar := _mesh.sidecar_labels(ns):
-        findings.append(Finding(obj, f"no {_mesh.INJECTION} or {_mesh.REVISION} label ({excluded})",
+        findings.append(Finding(obj, f"no label that makes istiod inject sidecars ({_mesh.INJECTION}=enabled, "
+                                     f"{_mesh.REVISION}) ({excluded})",
                                 ", ".join(f"{k}={v}" for k, v in sorted(sidecar.items())), runbook.EXCLUDED_TENANT_SIDECAR))
     for pod in sorted(view.list("pods", tenant.namespace), key=name):
         if _mesh.finished(pod):
@@ -283,7 +303,7 @@ def sidecar_tenant_injected(view, tenant: Tenant) -> list[Finding]:
     if ns is None:
         return [_namespace_missing(tenant)]
     findings = []
-    if labels(ns).get(_mesh.INJECTION) != "enabled" and _mesh.REVISION not in labels(ns):
+    if not _mesh.sidecar_labels(ns):
         findings.append(Finding(f"Namespace {tenant.namespace}", f"label {_mesh.INJECTION}=enabled",
                                 f"{_mesh.INJECTION}={labels(ns).get(_mesh.INJECTION)}", runbook.SIDECAR_TENANT))
     if _mesh.DATAPLANE_MODE in labels(ns):
