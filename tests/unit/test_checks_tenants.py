@@ -457,3 +457,47 @@ def test_opt_outs_load_from_the_profile(tmp_path):
 def test_opt_outs_need_a_reason_and_an_ambient_tenant(tmp_path, opt_outs, mode, problem):
     with pytest.raises(ProfileError, match=re.escape(problem)):
         load_profile(_profile_with(tmp_path, opt_outs, mode))
+
+
+# -- the injection webhook's namespaceSelector (istio-discovery mutatingwebhook.yaml) ----------
+@pytest.mark.parametrize("ns_labels", [{"istio-injection": "disabled"},
+                                       {"istio-injection": "disabled", "istio.io/rev": "default"}],
+                         ids=["opt-out", "opt-out-with-revision"])
+def test_injection_disabled_is_no_sidecar_mode(ns_labels):
+    """istio-injection=disabled matches none of the webhook's namespaceSelectors: no sidecars."""
+    c = healthy()
+    _labels(c, "bank-payment").update(ns_labels)
+    assert run(tenants.excluded_tenant_not_enrolled, c, PAYMENT) == []
+    _labels(c, CHAT.namespace).update(ns_labels)
+    assert run(tenants.namespace_enrolled, c, CHAT) == []
+
+
+def test_injection_enabled_in_the_excluded_tenant_still_fails():
+    c = healthy()
+    _labels(c, "bank-payment").update({"istio-injection": "enabled"})
+    findings = run(tenants.excluded_tenant_not_enrolled, c, PAYMENT)
+    assert [f.actual for f in findings] == ["istio-injection=enabled"]
+    assert "istio-injection=enabled" in findings[0].expected
+
+
+# -- pods the scheduler could not place --------------------------------------------------------
+def _unschedulable(name_: str) -> dict:
+    """A scale-up past capacity as the scheduler leaves it: Pending, no nodeName, PodScheduled=False."""
+    p = pod(name_, CHAT.namespace, {"app": "chat-backend"}, ambient=False, ready=False)
+    del p["spec"]["nodeName"]
+    p["status"] = {"phase": "Pending", "conditions": [cond("PodScheduled", "False", "Unschedulable",
+                                                           "0/6 nodes are available: 3 Insufficient cpu.")]}
+    return p
+
+
+def test_unscheduled_pod_is_not_the_meshs_business():
+    c = healthy()
+    c["pods"].append(_unschedulable("chat-backend-2"))
+    c["events"].append(obj("events", "chat-backend-2.a", CHAT.namespace, type="Warning", reason="FailedScheduling",
+                           involvedObject={"kind": "Pod", "name": "chat-backend-2"},
+                           message="0/6 nodes are available: 3 Insufficient cpu."))
+    assert run(tenants.pods_enrolled, c, CHAT) == []
+    # Once placed on a node and stuck creating its sandbox, it is judged again.
+    c["pods"][-1]["spec"]["nodeName"] = "worker-0"
+    c["pods"][-1]["status"]["containerStatuses"] = [{"name": "chat-backend", "state": {"waiting": {"reason": "ContainerCreating"}}}]
+    assert [f.object for f in run(tenants.pods_enrolled, c, CHAT)] == [f"Pod {CHAT.namespace}/chat-backend-2"]
