@@ -13,7 +13,7 @@ def test_ambient_namespace_enrolled(conform, ambient_tenant):
     conform(checks.tenants.namespace_enrolled, ambient_tenant)
 
 
-@pytest.mark.reads("roles", "rolebindings")
+@pytest.mark.reads("roles", "rolebindings", "clusterroles")
 def test_workload_identity_rbac_present(conform, profile, ambient_tenant):
     """The ztunnel-workload-identity Role grants exactly the runbook's rules, bound to ztunnel/ztunnel only"""
     conform(checks.rbac.workload_identity_pattern_present, profile.ztunnel, ambient_tenant)

@@ -39,6 +39,11 @@ WORKLOAD_IDENTITY_SCOPE = (
     "ztunnel's workload-identity grant \"is namespace-scoped — not cluster-wide — so each tenant that joins "
     "ambient ships its own RoleBinding to the ztunnel SA\". Delete the ClusterRoleBinding (or the RoleBinding "
     "outside the ambient tenants) and ship the Role/RoleBinding in each ambient tenant instead.")
+ZTUNNEL_EXTRA_GRANTS = (
+    "ztunnel \"needs serviceaccounts/token create + serviceaccounts impersonate on that namespace\" and nothing "
+    "more: every other rule bound to its ServiceAccount (or to a group it is in) lets a compromised node proxy "
+    "do more than mint certificates. Remove the binding, or ServiceAccount ztunnel/ztunnel (or the group) from "
+    "its subjects; keep only RoleBinding ztunnel-workload-identity per tenant.")
 POD_NOT_READY = ("Pods of an enrolled namespace failing probes are the bank-payment symptom: ztunnel intercepts "
                  "the kubelet probe and the CSR fails. Check the ztunnel-workload-identity Role/RoleBinding, "
                  "then the probes (convert them to localhost exec as the pilot did).")

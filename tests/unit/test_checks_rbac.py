@@ -173,3 +173,98 @@ def test_unrelated_cluster_grants_to_ztunnel_are_not_identity_grants():
     _bind(c, "ClusterRoleBinding", "ztunnel-scc", "ClusterRole", "use-privileged-scc", ZT_SA,
           rules=[{"apiGroups": ["security.openshift.io"], "resources": ["securitycontextconstraints"], "verbs": ["use"]}])
     assert run(rbac.no_identity_grant_outside_tenants, c, PROFILE) == []
+
+
+# -- every other grant to ztunnel (its ServiceAccount, its User name, a group it is in) -------------
+SECRETS_AND_TOKENS = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+                      {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]
+
+
+def _everyday_bindings(c, ns=CHAT.namespace):
+    """What every OpenShift cluster carries: the default image-puller binding per namespace, a
+    person's edit binding, the bootstrap ClusterRoleBindings to system:authenticated and
+    system:serviceaccounts (kube-apiserver's bootstrap policy, as the lab's API server creates it)."""
+    _bind(c, "RoleBinding", "system:image-pullers", "ClusterRole", "system:image-puller",
+          [{"kind": "Group", "name": f"system:serviceaccounts:{ns}"}], ns,
+          [{"apiGroups": ["", "image.openshift.io"], "resources": ["imagestreams/layers"], "verbs": ["get"]}])
+    _bind(c, "RoleBinding", "team-edit", "ClusterRole", "edit", [{"kind": "User", "name": "alice"}], ns,
+          [{"apiGroups": [""], "resources": ["secrets", "pods"], "verbs": ["*"]}])
+    _bind(c, "ClusterRoleBinding", "system:basic-user", "ClusterRole", "system:basic-user",
+          [{"kind": "Group", "name": "system:authenticated"}],
+          rules=[{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                  "verbs": ["create"]}])
+    _bind(c, "ClusterRoleBinding", "system:service-account-issuer-discovery", "ClusterRole",
+          "system:service-account-issuer-discovery", [{"kind": "Group", "name": "system:serviceaccounts"}],
+          rules=[{"nonResourceURLs": ["/.well-known/openid-configuration", "/openid/v1/jwks"], "verbs": ["get"]}])
+
+
+def test_everyday_bindings_stay_green():
+    c = healthy()
+    _everyday_bindings(c)
+    assert run(rbac.workload_identity_pattern_present, c, ZT, CHAT) == []
+    assert run(rbac.no_identity_grant_outside_tenants, c, PROFILE) == []
+
+
+@pytest.mark.parametrize("subject", [ZT_SA[0], {"kind": "User", "name": "system:serviceaccount:ztunnel:ztunnel"},
+                                     {"kind": "Group", "name": "system:serviceaccounts:ztunnel"},
+                                     {"kind": "Group", "name": "system:authenticated"}],
+                         ids=["service-account", "user", "its-namespace-group", "authenticated"])
+def test_extra_role_bound_to_ztunnel_in_a_tenant_fails(subject):
+    c = healthy()
+    _everyday_bindings(c)
+    _bind(c, "RoleBinding", "ztunnel-extras", "Role", "ztunnel-extras", [subject], CHAT.namespace, SECRETS_AND_TOKENS)
+    findings = run(rbac.workload_identity_pattern_present, c, ZT, CHAT)
+    assert [f.object for f in findings] == [f"RoleBinding {CHAT.namespace}/ztunnel-extras"]
+    assert findings[0].actual.startswith("binds Role ztunnel-extras to ")
+    assert "so ztunnel may also get secrets, list secrets, watch secrets" in findings[0].actual
+    assert "create serviceaccounts/token" not in findings[0].actual   # one of the two rules: not an extra
+    assert "nothing more" in findings[0].fix
+
+
+def test_a_tenant_rolebinding_to_a_clusterrole_with_the_two_rules_is_no_extra():
+    c = healthy()
+    _bind(c, "RoleBinding", "zt", "ClusterRole", "zt-identity", ZT_SA, CHAT.namespace, BOTH)
+    assert run(rbac.workload_identity_pattern_present, c, ZT, CHAT) == []
+
+
+def test_cluster_wide_secret_reads_for_ztunnel_fail():
+    c = healthy()
+    _everyday_bindings(c)
+    _bind(c, "ClusterRoleBinding", "ztunnel-secrets", "ClusterRole", "secret-reader", ZT_SA,
+          rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+    findings = run(rbac.no_identity_grant_outside_tenants, c, PROFILE)
+    assert [f.object for f in findings] == ["ClusterRoleBinding ztunnel-secrets"]
+    assert "grants get secrets, list secrets in every namespace (cluster-wide) via ClusterRole secret-reader" \
+        in findings[0].actual
+
+
+def test_cluster_admin_for_authenticated_users_is_a_wildcard_grant_to_ztunnel():
+    c = healthy()
+    _bind(c, "ClusterRoleBinding", "oops", "ClusterRole", "cluster-admin", [{"kind": "Group", "name": "system:authenticated"}],
+          rules=[{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])
+    assert "* */*" in text(run(rbac.no_identity_grant_outside_tenants, c, PROFILE))
+
+
+# -- resourceNames: a narrowed rule is not the pattern, and ztunnel is denied ------------------------
+def test_role_narrowed_with_resource_names_is_not_the_pattern():
+    c = healthy()
+    find(c, "roles", ROLE, CHAT.namespace)["rules"] = [
+        {**BOTH[0], "resourceNames": ["bff"]}, {**BOTH[1], "resourceNames": ["bff", "chat-backend"]}]
+    pattern = run(rbac.workload_identity_pattern_present, c, ZT, CHAT)
+    assert [f.object for f in pattern] == [f"Role {CHAT.namespace}/{ROLE}"]
+    assert "create serviceaccounts/token only for resourceNames bff" in pattern[0].actual
+    denied = run(rbac.ztunnel_may_mint_identities, c, ZT, CHAT)
+    assert "denied for system:serviceaccount:ztunnel:ztunnel: create serviceaccounts/token, impersonate serviceaccounts" \
+        in denied[0].actual
+    assert "impersonate serviceaccounts only for resourceNames bff, chat-backend" in denied[0].actual
+    assert "name no object" in denied[0].actual
+
+
+# -- the binding's subject is ztunnel of another namespace ------------------------------------------
+def test_binding_to_ztunnel_of_another_namespace_shows_its_subjects():
+    c = healthy()
+    find(c, "rolebindings", ROLE, CHAT.namespace)["subjects"] = [
+        {"kind": "ServiceAccount", "name": "ztunnel", "namespace": "istio-system"}]
+    findings = run(rbac.workload_identity_pattern_present, c, ZT, CHAT)
+    assert [f.object for f in findings] == [f"RoleBinding {CHAT.namespace}/{ROLE}"]
+    assert findings[0].actual == f"bindings of that Role without that subject: {ROLE} binds ServiceAccount istio-system/ztunnel"
