@@ -146,3 +146,25 @@ def _stuck_container_creating(api: Api) -> None:
            'to CNI network "istio-cni": plugin type="istio-cni" name="istio-cni" failed (add): istio-cni cmdAdd '
            "failed to contact node Istio CNI agent: unable to push CNI event (status code 500): no ztunnel "
            "connection'", "kubelet", STUCK_NODE, count=14)
+
+
+@fault("ztunnel-extra-grants-in-tenant",
+       f"a second Role ztunnel-extras in {PILOT} (get/list/watch secrets, create serviceaccounts/token) "
+       "bound to ServiceAccount ztunnel/ztunnel next to the runbook's pattern")
+def _extra_grants(api: Api) -> None:
+    name = "ztunnel-extras"
+    api.create({"apiVersion": _RBAC, "kind": "Role", "metadata": {"name": name, "namespace": PILOT},
+                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+                          copy.deepcopy(_WORKLOAD_IDENTITY_RULES[0])]})
+    api.create({"apiVersion": _RBAC, "kind": "RoleBinding", "metadata": {"name": name, "namespace": PILOT},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "ztunnel"}]})
+
+
+@fault("excluded-tenant-injection-enabled",
+       f"{EXCLUDED} relabelled istio-injection=enabled (from the rollback's explicit disabled): istiod's "
+       "webhook now injects sidecars into the rolled-back tenant's new pods")
+def _excluded_injection_enabled(api: Api) -> None:
+    # istio/istio manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml:
+    # the default revision's namespaceSelector matches istio-injection=enabled only.
+    _relabel(api, "Namespace", EXCLUDED, labels={"istio-injection": "enabled"})

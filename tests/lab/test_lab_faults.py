@@ -294,6 +294,20 @@ def check_waypoint_pods_gone(api):
     assert not [p for p in _pods(api, "apps-team-x") if p["metadata"]["name"].startswith("waypoint-")]
 
 
+def check_extra_grants_in_tenant(api):
+    binding = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{PILOT}/rolebindings/ztunnel-extras")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "ztunnel"}]
+    role = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{PILOT}/roles/ztunnel-extras")
+    assert any(r["resources"] == ["secrets"] for r in role["rules"])
+    # The pattern itself is untouched: the extra grant sits next to it.
+    assert api.get_or_none(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{PILOT}/rolebindings/ztunnel-workload-identity")
+
+
+def check_excluded_injection_enabled(api):
+    labels = api.get("/api/v1/namespaces/bank-payment")["metadata"]["labels"]
+    assert labels["istio-injection"] == "enabled" and "istio.io/dataplane-mode" not in labels
+
+
 CHECKS = {
     "ztunnel-rbac-missing": check_rbac_missing,
     "cni-daemonset-degraded": check_cni_degraded,
@@ -331,6 +345,8 @@ CHECKS = {
     "kiali-version-drift": check_kiali_drift,
     "trusted-ztunnel-namespace-missing": check_untrusted_ztunnel,
     "ovn-shared-gateway-mode": check_shared_gateway,
+    "ztunnel-extra-grants-in-tenant": check_extra_grants_in_tenant,
+    "excluded-tenant-injection-enabled": check_excluded_injection_enabled,
 }
 
 
