@@ -44,11 +44,18 @@ def _excluded_pod_enrolled(api: Api) -> None:
        "ztunnel's workload-identity rules granted cluster-wide (ClusterRole + ClusterRoleBinding "
        "ztunnel-workload-identity), not per tenant")
 def _cluster_wide_grant(api: Api) -> None:
-    name = "ztunnel-workload-identity"
-    api.create({"apiVersion": _RBAC, "kind": "ClusterRole", "metadata": {"name": name},
-                "rules": copy.deepcopy(_WORKLOAD_IDENTITY_RULES)})
-    api.create({"apiVersion": _RBAC, "kind": "ClusterRoleBinding", "metadata": {"name": name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+    _grant_ztunnel(api, "ztunnel-workload-identity", _WORKLOAD_IDENTITY_RULES)
+
+
+def _grant_ztunnel(api: Api, name: str, rules: list[dict], namespace: str | None = None) -> None:
+    """A Role + RoleBinding in `namespace` (ClusterRole + ClusterRoleBinding without one), both
+    `name`, binding `rules` to ServiceAccount ztunnel/ztunnel."""
+    scope = {"namespace": namespace} if namespace else {}
+    role_kind = "Role" if namespace else "ClusterRole"
+    api.create({"apiVersion": _RBAC, "kind": role_kind, "metadata": {"name": name, **scope},
+                "rules": copy.deepcopy(rules)})
+    api.create({"apiVersion": _RBAC, "kind": f"{role_kind}Binding", "metadata": {"name": name, **scope},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
                 "subjects": [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "ztunnel"}]})
 
 
@@ -152,13 +159,8 @@ def _stuck_container_creating(api: Api) -> None:
        f"a second Role ztunnel-extras in {PILOT} (get/list/watch secrets, create serviceaccounts/token) "
        "bound to ServiceAccount ztunnel/ztunnel next to the runbook's pattern")
 def _extra_grants(api: Api) -> None:
-    name = "ztunnel-extras"
-    api.create({"apiVersion": _RBAC, "kind": "Role", "metadata": {"name": name, "namespace": PILOT},
-                "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
-                          copy.deepcopy(_WORKLOAD_IDENTITY_RULES[0])]})
-    api.create({"apiVersion": _RBAC, "kind": "RoleBinding", "metadata": {"name": name, "namespace": PILOT},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                "subjects": [{"kind": "ServiceAccount", "name": "ztunnel", "namespace": "ztunnel"}]})
+    _grant_ztunnel(api, "ztunnel-extras", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+                                           _WORKLOAD_IDENTITY_RULES[0]], PILOT)
 
 
 @fault("excluded-tenant-injection-enabled",
