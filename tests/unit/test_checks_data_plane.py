@@ -147,7 +147,7 @@ def test_node_selector_leaving_out_enrolled_pods_fails_naming_node_and_pods():
         find(c, "nodes", n)["metadata"]["labels"].update(selector)
     findings = run(data_plane.daemonset_covers_enrolled_pods, c, param("daemonset", "ztunnel/ztunnel"))
     assert len(findings) == 1
-    assert "worker-0 (pods apps-team-x/web-0, bank-employees-jboss-chat/bff-0" in text(findings)
+    assert "worker-0 (pods apps-team-x/frontend-0, apps-team-x/web-0, bank-employees-jboss-chat/bff-0" in text(findings)
     assert "ossm3-demo/demo-client-0" in text(findings)
     assert "spec.values.ztunnel: {'nodeSelector': {'ossm.example/ztunnel': 'true'}}" in text(findings)
     # Waypoint and opted-out pods are not enrolled: they need no ztunnel redirect on their node.
