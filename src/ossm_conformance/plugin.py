@@ -25,6 +25,7 @@ from .kube.client import Api, CredentialsError, KubeconfigError, Target, build_a
 from .kube.errors import describe
 from .kube.plan import snapshot_plan
 from .kube.server_info import kubernetes_version, openshift_version
+from .kube.scope import Scope
 from .kube.snapshot import Snapshot, fetch
 from .mtls import options as mtls_options
 from .profile import Profile, ProfileError, load_profile
@@ -48,6 +49,13 @@ class RunState:
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the history point's and the report's id
     started: float = field(default_factory=time.time)
     after_run: list[str] = field(default_factory=list)  # history and metrics push lines for the terminal
+
+    def scope(self) -> Scope:
+        """What a re-read keeps: the same objects the snapshot kept."""
+        scope = Scope.of(self.profile)
+        if self.snapshot is not None and not self.snapshot.errors(("namespaces",)):
+            scope.learn(self.snapshot.list("namespaces"))
+        return scope
 
     def api(self) -> Api:
         if self._api is None:
@@ -170,7 +178,7 @@ def _preflight(config: pytest.Config, state: RunState) -> None:
         version = kubernetes_version(api)
     except Exception as exc:  # noqa: BLE001 — every failure here is one line and one exit code
         _could_not_check(config, state, f"could not reach the cluster: {describe(exc, 'GET ' + target.server + '/version')}")
-    snapshot = fetch(api, snapshot_plan(state.profile))
+    snapshot = fetch(api, snapshot_plan(state.profile), scope=Scope.of(state.profile))
     snapshot.server = {"kubernetes": version, "openshift": openshift_version(snapshot)}
     state.snapshot = snapshot
     state.target = _describe_target(target, snapshot, state.profile)

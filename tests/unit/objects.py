@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ossm_conformance.kube.kinds import KINDS
 from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
+
+from field_access import tracked_snapshot
 from ossm_conformance.params import PARAMS
 from ossm_conformance.profile import load_profile
 from ossm_conformance.views import DeclaredView
@@ -306,8 +308,8 @@ def healthy() -> dict[str, list[dict]]:
 
 # -- running a check --------------------------------------------------------------------------
 def snapshot(cluster: dict) -> Snapshot:
-    return Snapshot([ReadResult(Read(k), copy.deepcopy(v)) for k, v in cluster.items()],
-                    {"kubernetes": "v1.34.4", "openshift": "4.19.9"})
+    return tracked_snapshot([ReadResult(Read(k), copy.deepcopy(v)) for k, v in cluster.items()],
+                            {"kubernetes": "v1.34.4", "openshift": "4.19.9"})
 
 
 def run(check, cluster: dict, *args):

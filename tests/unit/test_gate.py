@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from field_access import tracked_snapshot
 from objects import CSV, PROFILE
 
 from ossm_conformance import exitcodes
@@ -54,8 +55,8 @@ def snapshot(istios=None, revisions=None, plans=(), enum=ENUM_1_28_3, csv=CSV, b
         Read("installplans", "openshift-operators"): list(plans),
         Read("customresourcedefinitions", name=upgrade.ISTIO_CRD): [istio_crd(enum)],
     }
-    return Snapshot([ReadResult(r, items, error=f"list {r.kind}: forbidden" if r.kind in broken else None)
-                     for r, items in reads.items()])
+    return tracked_snapshot([ReadResult(r, items, error=f"list {r.kind}: forbidden" if r.kind in broken else None)
+                             for r, items in reads.items()])
 
 
 def verdict(target, outcome=HEALTHY_RUN, **kw):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from field_access import tracked_snapshot
 from mtls_samples import EDGE, NS
 
 from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
@@ -17,8 +18,8 @@ def _snapshot(pods, services=None, deployments=None) -> Snapshot:
         {"kind": "Service", "metadata": {"name": "chat-backend", "namespace": NS}, "spec": {"selector": {"app": "chat-backend"}}}]
     deployments = deployments if deployments is not None else [
         {"kind": "Deployment", "metadata": {"name": "bff", "namespace": NS}, "spec": {"selector": {"matchLabels": {"app": "bff"}}}}]
-    return Snapshot([ReadResult(Read("pods"), pods), ReadResult(Read("services"), services),
-                     ReadResult(Read("deployments"), deployments)])
+    return tracked_snapshot([ReadResult(Read("pods"), pods), ReadResult(Read("services"), services),
+                             ReadResult(Read("deployments"), deployments)])
 
 
 def test_nodes_of_server_and_client_pods():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,11 +22,15 @@ from kubernetes.client.exceptions import ApiException
 
 from ..findings import CouldNotCheck
 from .client import Api
+from .decode import decode_page
 from .errors import describe
 from .kinds import KINDS
+from .projection import project
+from .scope import Scope
 
-# Annotations that can be large or carry whole manifests: never kept, never reported.
-_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500  # kubectl's --chunk-size: what API Priority and Fairness and etcd are tuned for
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,6 @@ class ReadResult:
     error: str | None = None
 
 
-def slim(obj: dict) -> dict:
-    """Drop what no check reads and what must never reach a report (managedFields, manifests)."""
-    meta = obj.get("metadata") or {}
-    meta.pop("managedFields", None)
-    ann = meta.get("annotations")
-    if ann:
-        for key in _DROPPED_ANNOTATIONS:
-            ann.pop(key, None)
-    return obj
-
-
 @contextmanager
 def _gc_paused():
     """Decoding a cluster's lists builds millions of containers that all stay alive; the cyclic
@@ -81,30 +75,66 @@ def _gc_paused():
             gc.enable()
 
 
-def fetch(api: Api, reads: Iterable[Read], workers: int = 8) -> "Snapshot":
+def fetch(api: Api, reads: Iterable[Read], workers: int = 8, scope: Scope | None = None,
+          page_size: int = PAGE_SIZE) -> "Snapshot":
+    """Every read, concurrently. With a `scope`, the namespace list is read first so that the
+    scope knows the mesh's namespaces, then objects outside it are dropped page by page."""
     reads = list(dict.fromkeys(reads))
     started = time.time()
+    first = [r for r in reads if scope is not None and r == Read("namespaces")]
     with _gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
-        results = list(pool.map(lambda r: _fetch_one(api, r), reads))
-    return Snapshot(results, taken_at=started)
+        results = [_fetch_one(api, r, None, page_size) for r in first]
+        if scope is not None:
+            for r in results:
+                scope.learn(r.items)
+        rest = [r for r in reads if r not in first]
+        results += list(pool.map(lambda r: _fetch_one(api, r, scope, page_size), rest))
+    order = {r: i for i, r in enumerate(reads)}
+    return Snapshot(sorted(results, key=lambda res: order[res.read]), taken_at=started)
 
 
-def _fetch_one(api: Api, read: Read) -> ReadResult:
+def _fetch_one(api: Api, read: Read, scope: Scope | None, page_size: int = PAGE_SIZE) -> ReadResult:
     kind = KINDS[read.kind]
     try:
         if read.name:
             try:
                 obj = api.get(kind.object_path(read.name, read.namespace))
-                return ReadResult(read, [_with_kind(slim(obj), kind)])
+                return ReadResult(read, [_with_kind(project(kind.key, obj), kind)])
             except ApiException as exc:
                 if exc.status == 404 and _kind_is_served(api, kind):
                     return ReadResult(read, [])  # the kind exists; this object does not
                 raise
-        query = read.query() or None
-        data = api.get(kind.list_path(read.namespace), query)
-        return ReadResult(read, [_with_kind(slim(o), kind) for o in data.get("items") or []])
+        return ReadResult(read, _list_pages(api, read, scope, page_size))
     except Exception as exc:  # noqa: BLE001 — every failure becomes the read's one-line reason
         return ReadResult(read, error=describe(exc, read.describe()))
+
+
+def _list_pages(api: Api, read: Read, scope: Scope | None, page_size: int) -> list[dict]:
+    """A list in pages of `page_size`, each projected and filtered as it arrives, so only the kept
+    objects of the pages read so far are alive. A continue token that expired mid-list (410 Gone:
+    the list took longer than etcd's compaction window) restarts that list once, from the top, as
+    kubectl's pager does; a second expiry is the read's error."""
+    kind = KINDS[read.kind]
+    base = read.query()
+    restarted = False
+    items: list[dict] = []
+    token: str | None = None
+    while True:
+        query = base + [("limit", str(page_size))] + ([("continue", token)] if token else [])
+        try:
+            page, token = decode_page(kind.key, api.get_bytes(kind.list_path(read.namespace), query))
+        except ApiException as exc:
+            if exc.status == 410 and token and not restarted:
+                log.warning("%s: the continue token expired after %d objects; listing again from the start (once)",
+                            read.describe(), len(items))
+                items, token, restarted = [], None, True
+                continue
+            raise
+        for obj in page:
+            if scope is None or scope.keeps(kind.key, obj):
+                items.append(_with_kind(project(kind.key, obj), kind))
+        if not token:
+            return items
 
 
 def _kind_is_served(api: Api, kind) -> bool:
