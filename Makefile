@@ -130,15 +130,21 @@ lab-deps: ## install what the lab and its tests need (Debian's prometheus, prome
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; }
 
 # --- bench ---
-# Issue 7: seed a scaled twin in its own lab (.lab-bench, audit log on), measure the suite against
-# the floor at 10 tenants and at TENANTS, write docs/performance.md; non-zero when a target fails.
+# Issue 14: seed scaled twins in their own lab (.lab-bench, audit log on): the mesh-only twin of
+# issue 7, and a realistic spoke (PODS OpenShift-sized pods, MESH_PODS of them in TENANTS ambient
+# tenants) measured with 10 and with all tenants profiled, plus one run under the CronJob's memory
+# limit; write docs/performance.md; non-zero when a target fails.
 NODES ?= 300
 TENANTS ?= 500
 NAMESPACES ?= 2000
+PODS ?= 20000
+MESH_PODS ?= 2500
+MEMORY_LIMIT_MB ?= 512
 RUNS ?= 3
 .PHONY: bench
-bench: install lab-deps ## scale benchmark: make bench [NODES=300 TENANTS=500 NAMESPACES=2000 RUNS=3]
-	$(PY) -m bench.run --nodes $(NODES) --tenants $(TENANTS) --namespaces $(NAMESPACES) --runs $(RUNS)
+bench: install lab-deps ## scale benchmark: make bench [NODES=300 TENANTS=500 NAMESPACES=2000 PODS=20000 MESH_PODS=2500 RUNS=3]
+	$(PY) -m bench.run --nodes $(NODES) --tenants $(TENANTS) --namespaces $(NAMESPACES) --pods $(PODS) \
+	  --mesh-pods $(MESH_PODS) --memory-limit-mb $(MEMORY_LIMIT_MB) --runs $(RUNS)
 
 # Issue 15: time `make profile` on a scaled twin with its edges (its own lab, .lab-bench-draft).
 .PHONY: bench-draft

@@ -30,7 +30,7 @@ def _env(app: str, namespace: str) -> list[dict]:
     plain = {
         "JAVA_OPTS": "-XX:MaxRAMPercentage=75 -XX:+UseG1GC -Djava.security.egd=file:/dev/./urandom",
         "LOG_LEVEL": "INFO", "SPRING_PROFILES_ACTIVE": "openshift,prod", "TZ": "Europe/Zurich",
-        "SERVER_PORT": "8080", "MANAGEMENT_SERVER_PORT": "8081",
+        "SERVER_PORT": "8080",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability.svc:4317",
         "OTEL_SERVICE_NAME": app, "DB_HOST": f"{app}-db.{namespace}.svc.cluster.local", "DB_PORT": "5432",
         "CACHE_URL": f"redis://{app}-cache.{namespace}.svc:6379/0",
@@ -38,9 +38,7 @@ def _env(app: str, namespace: str) -> list[dict]:
     env = [{"name": k, "value": v} for k, v in plain.items()]
     env += [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{app}-db", "key": "password"}}},
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
-            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
-            {"name": "MEMORY_LIMIT", "valueFrom": {"resourceFieldRef": {"containerName": app, "resource": "limits.memory",
-                                                                        "divisor": "1Mi"}}}]
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}}]
     return env
 
 
@@ -78,8 +76,6 @@ def _container_status(c: dict, pod_uid_seed: str) -> dict:
         "containerID": f"cri-o://{_hex(pod_uid_seed + c['name'], 64)}",
         "lastState": {}, "state": {"running": {"startedAt": NOW}},
         "volumeMounts": [{**m, "recursiveReadOnly": "Disabled"} if m.get("readOnly") else m for m in c["volumeMounts"]],
-        "resources": c["resources"], "user": {"linux": {"uid": c["securityContext"]["runAsUser"], "gid": 0,
-                                                        "supplementalGroups": [0, 1000680000]}},
     }
 
 

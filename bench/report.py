@@ -1,4 +1,4 @@
-"""The bench's verdicts and its table: the targets of issue 7, printed and written to docs/performance.md."""
+"""The bench's verdicts and its table: the targets of issue 14, printed and written to docs/performance.md."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from bench.scenario import Measured
 
-MAX_FLOOR_RATIO = 2.0       # suite wall time at most 2x the floor at the large scale
+MAX_FLOOR_RATIO = 1.3       # API-state wall time at most 1.3x the floor, at the realistic scales
+MAX_BOUND_RATIO = 1.25      # at the mesh-only scale, at most 1.25x the ideal pytest suite
 MAX_PARALLEL_RATIO = 1.1    # -n N requests at most 1.1x a serial run's
+MAX_PEAK_RSS_MB = 256       # half the CronJob's limits.memory (deploy/cronjob.yaml)
 # The mTLS part's time must not grow with tenants: both scales have the same nodes, so their mTLS
 # times may differ by noise only. 1.5x absorbs a shared 2-core machine, not a per-tenant cost.
 MAX_MTLS_TENANT_GROWTH = 1.5
@@ -24,25 +26,47 @@ class Verdict:
         return f"{'PASS' if self.ok else 'FAIL'}  {self.target}: {self.evidence}"
 
 
-def verdicts(small: Measured, large: Measured, endpoints_per_probe: int) -> list[Verdict]:
+def _requests_equal(small: Measured, large: Measured) -> Verdict:
     s_req, l_req = small.serial.requests(), large.serial.requests()
     diff = sorted(set(s_req.by_call) | set(l_req.by_call))
     changed = [f"{c}: {s_req.by_call[c]} -> {l_req.by_call[c]}" for c in diff if s_req.by_call[c] != l_req.by_call[c]]
-    out = [Verdict(f"API requests at {large.tenants} tenants == at {small.tenants} tenants", not changed,
-                   f"{l_req.total} vs {s_req.total}" + (f" ({'; '.join(changed)})" if changed else ", identical by verb and resource"))]
+    return Verdict(f"API requests (pages) at {large.tenants} tenants == at {small.tenants} tenants, same cluster",
+                   not changed, f"{l_req.total} vs {s_req.total}"
+                   + (f" ({'; '.join(changed)})" if changed else ", identical by verb and resource"))
 
-    wall, floor = large.serial.median_seconds(), large.floor.median_seconds()
-    bound = large.bound.median_seconds()
-    out.append(Verdict(f"suite wall time <= {MAX_FLOOR_RATIO:g}x the floor at {large.tenants} tenants",
-                       wall <= MAX_FLOOR_RATIO * floor,
-                       f"{wall:.2f}s vs floor {floor:.2f}s = {wall / floor:.2f}x (the ideal pytest suite, the floor's "
-                       f"reads then {large.serial.samples[0].outcomes.get('passed', 0)} empty tests, takes {bound:.2f}s = "
-                       f"{bound / floor:.2f}x the floor; the suite is {wall / bound:.2f}x that bound)"))
+
+def _floor_ratio(m: Measured) -> Verdict:
+    wall, floor = m.serial.median_seconds(), m.floor.median_seconds()
+    return Verdict(f"API-state wall time <= {MAX_FLOOR_RATIO:g}x the floor ({m.label}: {m.pods} pods, {m.tenants} tenants)",
+                   wall <= MAX_FLOOR_RATIO * floor, f"{wall:.2f}s vs floor {floor:.2f}s = {wall / floor:.2f}x")
+
+
+def verdicts(small: Measured, mesh_only: Measured, large: Measured, endpoints_per_probe: int,
+             memory_limit_mb: int) -> list[Verdict]:
+    out = [_requests_equal(small, large), _floor_ratio(small), _floor_ratio(large)]
+
+    wall, bound = mesh_only.serial.median_seconds(), mesh_only.bound.median_seconds()
+    floor = mesh_only.floor.median_seconds()
+    out.append(Verdict(f"API-state wall time <= {MAX_BOUND_RATIO:g}x the pytest bound at the mesh-only scale "
+                       f"({mesh_only.tenants} tenants)", wall <= MAX_BOUND_RATIO * bound,
+                       f"{wall:.2f}s vs bound {bound:.2f}s = {wall / bound:.2f}x (the bound: the floor's reads, "
+                       f"{floor:.2f}s alone, then {mesh_only.serial.samples[0].outcomes.get('passed', 0)} empty tests)"))
+
+    rss = large.serial.median_maxrss_mb()
+    out.append(Verdict(f"peak RSS of the suite at {large.pods} pods <= {MAX_PEAK_RSS_MB} MB", rss <= MAX_PEAK_RSS_MB,
+                       f"{rss:.0f} MB (median of {len(large.serial.samples)} serial runs; -n {large.workers}: "
+                       f"{large.parallel.median_maxrss_mb():.0f} MB, the largest process)"))
+    if memory_limit_mb:
+        lim = large.limited
+        same = lim is not None and lim.outcomes == large.serial.samples[0].outcomes
+        out.append(Verdict(f"same verdicts under the CronJob's {memory_limit_mb} MiB limit", same,
+                           f"{lim.limit}: {lim.outcomes}, peak {lim.maxrss_kb // 1024} MB vs unlimited "
+                           f"{large.serial.samples[0].outcomes}" if lim else "not run"))
 
     parallel = []
-    for m in (small, large):
+    for m in (small, mesh_only, large):
         p, s = m.parallel.requests().total, m.serial.requests().total
-        parallel.append((p <= MAX_PARALLEL_RATIO * s, f"{m.tenants} tenants: {p} vs {s} = {p / s:.2f}x"))
+        parallel.append((p <= MAX_PARALLEL_RATIO * s, f"{m.label}: {p} vs {s} = {p / s:.2f}x"))
     out.append(Verdict(f"-n {large.workers} requests <= {MAX_PARALLEL_RATIO:g}x serial", all(ok for ok, _ in parallel),
                        "; ".join(text for _, text in parallel)))
 
@@ -65,17 +89,23 @@ HEADER = ("scale", "run", "tests", "wall time", "floor", "ratio", "pytest bound"
 def rows(measured: list[Measured]) -> list[tuple[str, ...]]:
     out = []
     for m in measured:
-        scale = f"{m.nodes} nodes, {m.namespaces} ns, {m.tenants} tenants"
+        mesh = f" ({m.mesh_pods} in ambient namespaces)" if m.mesh_pods else ""
+        scale = f"{m.label}: {m.nodes} nodes, {m.namespaces} ns, {m.pods} pods{mesh}, {m.tenants} tenants profiled"
         floor = m.floor.median_seconds()
         for run, series in (("serial", m.serial), (f"-n {m.workers}", m.parallel)):
             wall = series.median_seconds()
-            bound = f"{m.bound.median_seconds():.2f} s" if series is m.serial else "-"
+            bound = f"{m.bound.median_seconds():.2f} s" if series is m.serial and m.bound.samples else "-"
             out.append((scale, run, str(series.samples[0].outcomes.get("passed", 0)), f"{wall:.2f} s",
                         f"{floor:.2f} s", f"{wall / floor:.2f}x", bound,
                         str(series.requests().total), f"{series.median_maxrss_mb():.0f} MB",
                         str(m.mtls.probe_pods()), f"{m.mtls.median_probe_seconds():.1f} s",
                         f"{m.mtls.median_seconds():.1f} s"))
     return out
+
+
+def _served(m: Measured, kind: str) -> str:
+    seen = m.served.get(kind)
+    return f"{seen['objects']} / {seen['bytes'] / 1e6:.1f} / {seen['pages']}" if seen else "-"
 
 
 def text_table(measured: list[Measured]) -> str:
@@ -88,8 +118,10 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
     lines = [
         "# Performance",
         "",
-        "Written by `make bench` (bench/run.py); do not edit by hand. Issue 7: the suite's API cost must not",
-        "grow with tenants, and its wall time must sit near the floor (a bare script listing the same kinds once).",
+        "Written by `make bench` (bench/run.py); do not edit by hand. Issue 14: on a twin shaped like a real",
+        "OpenShift spoke (OpenShift-sized pods, the mesh a minority) the suite's memory must follow the mesh, its",
+        "API cost must not grow with tenants, and its wall time must sit near the floor (a bare script doing the",
+        "same paginated reads with the same decoder).",
         "",
         f"Reproduce: `{command}`  ",
         f"Measured: {date}, medians of {runs} runs on this machine (2 shared cores: compare ratios, not seconds).",
@@ -102,7 +134,14 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "",
         *(f"- **{'PASS' if v.ok else 'FAIL'}** {v.target}: {v.evidence}" for v in results),
         "",
-        "## Requests by verb and resource (serial API-state run)",
+        "## What the API server served (the floor's reads)",
+        "",
+        "| kind | " + " | ".join(f"{m.label}: objects / MB / pages" for m in measured) + " |",
+        "|---|" + "|".join("---" for _ in measured) + "|",
+        *(f"| {kind} | " + " | ".join(_served(m, kind) for m in measured) + " |"
+          for kind in sorted({k for m in measured for k in m.served}, key=lambda k: -max(m.served.get(k, {}).get("bytes", 0) for m in measured))),
+        "",
+        "## Requests by verb and resource (serial API-state run; a list counts once per page)",
         "",
         "| call | " + " | ".join(f"{m.tenants} tenants" for m in measured) + " |",
         "|---|" + "|".join("---" for _ in measured) + "|",
@@ -116,7 +155,15 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "- **wall time**: the whole `pytest tests_conformance -m \"not mtls\"` process, start to exit (interpreter,",
         "  plugin, preflight, snapshot, collection, every test), as an SRE waits for it.",
         "- **floor**: `python -m bench.floor`, also a whole process: the snapshot plan's reads (kube/plan.py), listed",
-        "  once with the kubernetes client, 8 at a time like the snapshot, and decoded.",
+        "  with the kubernetes client in pages of 500 (kubectl's chunk size, as the snapshot), 8 at a time like the",
+        "  snapshot, and decoded with the snapshot's decoder (kube/decode.py); it keeps nothing.",
+        "- **decoder**: msgspec, decoding each page straight into the snapshot's projection (kube/projection.py):",
+        "  on a page of 500 OpenShift-sized pods (9 MB) json.loads + projection took 136 ms, msgspec untyped +",
+        "  projection 75 ms, orjson 107 ms before projecting, msgspec typed 8 ms, and fields it skips never become",
+        "  Python objects, which is what bounds memory by the mesh.",
+        "- **realistic twins**: bench/padding.py adds pods shaped like bench/realistic.py (restricted-v2 SCC, OVN and",
+        "  multus annotations, two containers with env, probes, volumes, full status; managedFields written by the",
+        "  API server for the create and the status write) and OpenShift's four default RoleBindings per namespace.",
         "- **requests**: counted from the lab API server's audit log (OSSM_LAB_AUDIT=1), ResponseComplete events whose",
         "  User-Agent starts with `ossm-conformance/`, between two offsets around the run; the most of all runs is shown.",
         "- **pytest bound**: the ideal pytest suite (bench/scenario.py BOUND_TEST): the floor's reads in one session",
@@ -125,7 +172,8 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "  per-test cost. The suite and the bound pause the cyclic GC while they decode; the floor, a bare script,",
         "  does not (it also discards each list once counted, where a suite keeps them).",
         "- **peak memory**: ru_maxrss of RUSAGE_CHILDREN in a fresh wrapper process (bench/measure.py): the largest",
-        "  single process of the run's tree (with xdist, the biggest of controller and workers).",
+        "  single process of the run's tree (with xdist, the biggest of controller and workers). The limited run",
+        "  puts the serial suite in a memory cgroup at the CronJob's limits.memory (the kernel OOM-kills past it).",
         "- **probe pods**: `create pods` in the probe namespace by the suite's User-Agent, during `-m mtls`;",
         "  **probe phase**: from the first to the last of its requests in the probe namespace (audit timestamps),",
         "  the part that must not grow with tenants; **mTLS time**: that run's whole wall time (`--mtls-window 5`),",

@@ -35,6 +35,8 @@ class Sample:
     maxrss_kb: int
     requests: audit.Requests
     outcomes: dict = field(default_factory=dict)
+    output: str = ""
+    limit: str = ""          # the memory limit it ran under, if any (bench/measure.py)
 
 
 @dataclass
@@ -71,7 +73,11 @@ class Measured:
     parallel: Series
     mtls: Series
     workers: int
-    bound: Series         # the ideal pytest suite: the floor's reads, then as many empty tests
+    bound: Series         # the ideal pytest suite: the floor's reads, then as many empty tests (mesh-only scale)
+    pods: int = 0         # pods in the twin
+    mesh_pods: int = 0    # of which in ambient tenants
+    served: dict = field(default_factory=dict)   # kind -> {objects, bytes, pages}, from the floor
+    limited: Sample | None = None                # one serial run under the CronJob's memory limit
 
 
 class Twin:
@@ -83,11 +89,13 @@ class Twin:
         self.audit_log = self.lab_dir / "logs" / "audit.log"
 
 
-def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True, cwd: Path = REPO) -> Sample:
+def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True, cwd: Path = REPO,
+            memory_limit_mb: int = 0) -> Sample:
     with tempfile.TemporaryDirectory(prefix="ossm-bench-") as tmp:
         result = Path(tmp) / "result.json"
         before = audit.mark(twin.audit_log)
-        proc = subprocess.run([sys.executable, "-m", "bench.measure", "--result", str(result), "--", *command],
+        limit = ["--memory-limit-mb", str(memory_limit_mb)] if memory_limit_mb else []
+        proc = subprocess.run([sys.executable, "-m", "bench.measure", "--result", str(result), *limit, "--", *command],
                               cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         data = json.loads(result.read_text()) if result.exists() else {}
     output = proc.stdout + proc.stderr
@@ -96,7 +104,8 @@ def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True, c
     outcomes = _outcomes(output)
     if must_pass and (not outcomes.get("passed") or any(outcomes.get(k) for k in ("failed", "error", "errors", "skipped"))):
         raise BenchError(f"{what}: the suite must pass with no failure, error or skip on the healthy twin, got {outcomes}:\n{_tail(output)}")
-    return Sample(data["seconds"], data["maxrss_kb"], audit.since(twin.audit_log, before), outcomes)
+    return Sample(data["seconds"], data["maxrss_kb"], audit.since(twin.audit_log, before), outcomes, output,
+                  data.get("limit", ""))
 
 
 def suite_command(twin: Twin, *extra: str) -> list[str]:
@@ -142,19 +151,34 @@ def pytest_bound(twin: Twin, tests: int) -> Sample:
                        "the ideal pytest suite", cwd=Path(tmp))
 
 
-def run_all(twin: Twin, runs: int, workers: int, log=print) -> dict[str, Series]:
-    """Interleaved (floor, serial, bound, -n, mTLS) per round, so drift on a shared machine hits all alike."""
+def served(sample: Sample) -> dict:
+    """What the floor printed: kind -> {objects, bytes, pages} served by the API server."""
+    return json.loads(sample.output.strip().splitlines()[-1])["per_kind"]
+
+
+def limited_run(twin: Twin, memory_limit_mb: int) -> Sample:
+    """The API-state suite once under the CronJob's memory limit (deploy/cronjob.yaml): it must
+    give the same verdicts as without it (an OOM kill is a non-zero exit, so measure() raises)."""
+    return measure(twin, suite_command(twin, "-m", "not mtls"), f"the API-state suite under {memory_limit_mb} MiB",
+                   memory_limit_mb=memory_limit_mb)
+
+
+def run_all(twin: Twin, runs: int, workers: int, log=print, bound: bool = True) -> dict[str, Series]:
+    """Interleaved (floor, serial, bound, -n, mTLS) per round, so drift on a shared machine hits all alike.
+    `bound`: also measure the ideal pytest suite (the mesh-only scale's yardstick)."""
     series = {name: Series() for name in ("floor", "serial", "bound", "parallel", "mtls")}
     for i in range(runs):
         series["floor"].samples.append(measure(twin, floor_command(twin), "the floor script", must_pass=False))
         series["serial"].samples.append(measure(twin, suite_command(twin, "-m", "not mtls"), "the API-state suite"))
-        series["bound"].samples.append(pytest_bound(twin, series["serial"].samples[-1].outcomes["passed"]))
+        if bound:
+            series["bound"].samples.append(pytest_bound(twin, series["serial"].samples[-1].outcomes["passed"]))
         series["parallel"].samples.append(measure(twin, suite_command(twin, "-m", "not mtls", "-n", str(workers)),
                                                   f"the API-state suite with -n {workers}"))
         series["mtls"].samples.append(measure(twin, suite_command(twin, "-m", "mtls", *MTLS_OPTS), "the mTLS part"))
         log(f"  round {i + 1}/{runs}: floor {series['floor'].samples[-1].seconds:.2f}s, "
-            f"suite {series['serial'].samples[-1].seconds:.2f}s ({series['serial'].samples[-1].requests.total} req), "
-            f"pytest bound {series['bound'].samples[-1].seconds:.2f}s, "
+            f"suite {series['serial'].samples[-1].seconds:.2f}s ({series['serial'].samples[-1].requests.total} req, "
+            f"{series['serial'].samples[-1].maxrss_kb // 1024} MB), "
+            + (f"pytest bound {series['bound'].samples[-1].seconds:.2f}s, " if bound else "") +
             f"-n {workers} {series['parallel'].samples[-1].seconds:.2f}s ({series['parallel'].samples[-1].requests.total} req), "
             f"mTLS {series['mtls'].samples[-1].seconds:.2f}s (probe phase {series['mtls'].samples[-1].requests.probe_seconds:.2f}s, "
             f"{series['mtls'].samples[-1].requests.probe_pods} probe pods)")

@@ -1,4 +1,5 @@
-"""A small, fast `make bench`: the API-cost targets of issue 7 on two small twins.
+"""A small, fast `make bench`: the API-cost targets on two small twins, the realistic padding and
+the memory-limited run on one of them, and the report from those measurements.
 
 The base twin (8 nodes) and one with 16 generated tenants (20 in its profile), each in its own
 temporary lab with the audit log on and without the lab's services (only the API-state suite runs
@@ -12,9 +13,9 @@ import json
 
 import pytest
 
-from bench import profile_gen
-from bench.run import lab, up
-from bench.scenario import Twin, measure, pytest_bound, suite_command
+from bench import profile_gen, report
+from bench.run import lab, pad, up
+from bench.scenario import Measured, Series, Twin, floor_command, limited_run, measure, pytest_bound, served, suite_command
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -28,7 +29,7 @@ def twins(tmp_path_factory):
     try:
         for generated in (0, 16):
             lab_dir = tmp_path_factory.mktemp(f"bench-{generated}")
-            up(lab_dir, NODES, generated, 0, log=print, services=False)
+            up(lab_dir, NODES, generated, 4 if generated else 0, log=print, services=False)  # + namespaces to pad
             profile = (profile_gen.write(lab_dir / "bench-profile.yaml", generated) if generated
                        else profile_gen.BASE_PROFILE)
             made[generated] = Twin(lab_dir, profile)
@@ -113,3 +114,48 @@ def test_profile_diff_finds_every_generated_tenant(twins):
     run = subprocess.run([sys.executable, "-m", "ossm_conformance.draft", "--kubeconfig", str(twin.kubeconfig),
                           "--diff", str(twin.profile), "--no-edges"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout == "", run.stdout + run.stderr
+
+
+@pytest.fixture(scope="module")
+def padded(twins):
+    """The 16-tenant twin padded with OpenShift-sized pods (a few in its tenants), as make bench pads."""
+    twin = twins[16]
+    in_mesh = pad(twin.lab_dir, twin.profile, pods=160, mesh_pods=60, log=print)
+    return twin, in_mesh
+
+
+def test_padding_makes_openshift_sized_pods_the_suite_still_passes_on(padded):
+    twin, in_mesh = padded
+    floor = measure(twin, floor_command(twin), "the floor script", must_pass=False)
+    pods = served(floor)["pods"]
+    assert pods["objects"] >= 160 and in_mesh >= 60
+    assert pods["bytes"] / pods["objects"] > 8000  # most pods are OpenShift-sized (12-16 KB each as served)
+    suite = _api_state(twin)
+    assert suite.outcomes["passed"] and not suite.outcomes.get("failed")
+
+
+def test_a_run_under_the_cronjobs_memory_limit_gives_the_same_verdicts(padded):
+    twin, _ = padded
+    free, limited = _api_state(twin), limited_run(twin, 512)
+    assert limited.outcomes == free.outcomes and limited.limit
+    assert limited.maxrss_kb < 512 * 1024
+
+
+def test_the_report_judges_and_tabulates_every_target(padded):
+    twin, in_mesh = padded
+    one = lambda sample: Series([sample])  # noqa: E731
+    floor = measure(twin, floor_command(twin), "the floor script", must_pass=False)
+    serial = _api_state(twin)
+    mtls = measure(twin, suite_command(twin, "-m", "mtls", "--collect-only"), "collect mTLS", must_pass=False)
+    bound = pytest_bound(twin, serial.outcomes["passed"])
+    m = Measured("smoke", NODES, 20, 40, 1.0, one(floor), one(serial), one(serial), one(mtls), 2, one(bound),
+                 served(floor)["pods"]["objects"], in_mesh, served(floor), limited_run(twin, 512))
+    verdicts = report.verdicts(m, m, m, 150, 512)
+    for target in ("API requests (pages)", "API-state wall time <= 1.3x the floor",
+                   "API-state wall time <= 1.25x the pytest bound", "peak RSS of the suite",
+                   "same verdicts under the CronJob's 512 MiB limit", "-n 2 requests <= 1.1x serial", "probe pods"):
+        assert any(v.target.startswith(target) for v in verdicts), (target, [v.target for v in verdicts])
+    limit = next(v for v in verdicts if v.target.startswith("same verdicts"))
+    assert limit.ok, limit.evidence
+    doc = report.markdown([m], verdicts, "make bench ...", "today", 1)
+    assert "## What the API server served" in doc and "| pods |" in doc and "smoke:" in doc
