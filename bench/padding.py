@@ -12,6 +12,7 @@ entry, as the kubelet's is).
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ def pad(api: Api, tenants: list[str], outside: list[str], pods: int, mesh_pods: 
     nodes = [n["metadata"]["name"] for n in api.list(_KIND["Node"])
              if "node-role.kubernetes.io/worker" in (n["metadata"].get("labels") or {})]
     existing = api.list(_KIND["Pod"])
+    per_namespace = Counter(p["metadata"]["namespace"] for p in existing)
     tenant_set = set(tenants)
     existing_mesh = sum(1 for p in existing if p["metadata"]["namespace"] in tenant_set)
     work = plan(tenants, outside, len(existing), existing_mesh, pods, mesh_pods)
@@ -58,12 +60,14 @@ def pad(api: Api, tenants: list[str], outside: list[str], pods: int, mesh_pods: 
     objs = []
     for ns, count in work:
         ambient = ns in tenant_set
-        for i in range(count):
+        for i in range(per_namespace[ns], per_namespace[ns] + count):  # after what is there: padding again adds
             name = f"worker-{i % 3}" if ambient else f"svc-{i}"
             labels = {"app": name, "app.kubernetes.io/part-of": ns, "pod-template-hash": "5d8f7c9b4d"}
             annotations = {"ambient.istio.io/redirection": "enabled"} if ambient else None
             objs.append(pod(ns, f"{name}-5d8f7c9b4d-{i:05d}", next(node_of), next(ips), labels, annotations))
-    rolebindings = [rb for ns in tenants + outside for rb in openshift_rolebindings(ns)]
+    have = {(rb["metadata"]["namespace"], rb["metadata"]["name"]) for rb in api.list(_KIND["RoleBinding"])}
+    rolebindings = [rb for ns in tenants + outside for rb in openshift_rolebindings(ns)
+                    if (ns, rb["metadata"]["name"]) not in have]
     log(f"  padding: {len(objs)} pods ({sum(n for ns, n in work if ns in tenant_set)} in tenants), "
         f"{len(rolebindings)} RoleBindings")
     uids: dict = {}
