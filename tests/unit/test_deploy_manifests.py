@@ -71,3 +71,14 @@ def test_writes_are_probe_pods_and_access_reviews_only():
 def test_the_probe_namespace_is_created_by_the_manifests_not_the_runner():
     assert any(d["kind"] == "Namespace" and d["metadata"]["name"] == DEFAULT_PROBE_NAMESPACE for d in DOCS)
     assert not allowed("create", "", "namespaces")
+
+
+def test_cronjob_memory_covers_the_measured_peak_with_margin():
+    """deploy/cronjob.yaml's resources are set from make bench's figure (~203 MB at 20,000 pods):
+    the request must cover it, the limit must leave at least 2x."""
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy" / "cronjob.yaml").read_text()) if d and d.get("kind") == "CronJob"]
+    container = docs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    mib = lambda q: int(q.removesuffix("Mi"))  # noqa: E731
+    measured_peak_mib = 203 * 1000 * 1000 // (1024 * 1024)
+    assert mib(container["resources"]["requests"]["memory"]) >= measured_peak_mib
+    assert mib(container["resources"]["limits"]["memory"]) >= 2 * measured_peak_mib
