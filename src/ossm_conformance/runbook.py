@@ -115,10 +115,17 @@ TRUSTED_ZTUNNEL_NAMESPACE = ("With ZTunnel outside istio-system (OSSM: namespace
                              "with \"request impersonation authentication failure\".")
 AUTHORIZATION_DENY = ("An AuthorizationPolicy enforced by ztunnel refuses this traffic: oc get authorizationpolicy "
                       "-n <ns> and -n istio-system (selector-bound or namespace-wide, without targetRefs); allow "
-                      "the profiled source principal or correct the profile.")
+                      "the profiled source principal or correct the profile. An ALLOW policy with HTTP rules "
+                      "(methods, paths) reaches ztunnel without them and then allows nothing: bind L7 policies "
+                      "with targetRefs to the waypoint Gateway or its Services instead of a selector.")
 STRICT_VIOLATION = ("PeerAuthentication STRICT \"rejects any plaintext that somehow reaches a workload pod\": a "
                     "workload- or port-level PERMISSIVE/DISABLE override, or the pod annotation "
                     "ambient.istio.io/bypass-inbound-capture, lets it in. " + PEER_AUTHENTICATION)
+WAYPOINT_BYPASSED = ("Traffic that should pass the waypoint went straight to the destination, so its L7 policies "
+                     "have no effect. A destination uses a waypoint only while the Gateway exists, the Service "
+                     "or its namespace is labelled istio.io/use-waypoint=<gateway> (a Service label "
+                     "istio.io/use-waypoint=none opts it out) and the Gateway is istio.io/waypoint-for: service: "
+                     "oc -n <ns> get gateway,svc --show-labels; oc get ns <ns> --show-labels.")
 WAYPOINT_DOWN = ("ztunnel drops a connection to a Service whose waypoint has no ready endpoint without counting it: "
                  "oc -n <ns> get deploy,pods -l gateway.networking.k8s.io/gateway-name=<waypoint> (the Gateway "
                  "stays Programmed while its pods are gone).")

@@ -86,6 +86,8 @@ def test_mutual_tls_closed_with_deny_is_its_own_finding_naming_the_flag_counts_a
     assert "response_flags=DENY 4 of 4 opened" in finding.actual
     assert f"denied by policy {NS}/deny-bff (DENY)?" in finding.actual
     assert "AuthorizationPolicy" in finding.fix
+    # A selector-bound ALLOW with HTTP rules is the everyday way to deny everything by mistake.
+    assert "targetRefs to the waypoint Gateway" in finding.fix
 
 
 def test_denials_fail_even_when_other_connections_delivered():
@@ -187,7 +189,8 @@ def test_a_waypoint_edge_passes_hop_by_hop():
 
 def test_a_waypoint_edge_that_goes_straight_to_the_destination_bypasses_the_waypoint():
     finding = _failed(_judge_web(conn(_web(reporter="source"), bytes=700), conn(_web(), bytes=700)))
-    assert "not through waypoint apps-team-x/waypoint" in finding.actual and "istio-waypoint" in finding.fix
+    assert "not through waypoint apps-team-x/waypoint" in finding.actual
+    assert "istio.io/use-waypoint=none opts it out" in finding.fix and "oc -n apps-team-x get gateway,svc" in finding.fix
 
 
 def test_nothing_reaching_the_waypoint_points_at_its_pods():

@@ -210,7 +210,7 @@ def _bypassed(case: _Case, direct: Flow) -> Finding:
     wp = case.waypoint
     actual = (f"mutual_tls from {case.principal} reached {case.edge.destination} directly ({direct.describe()}), "
               f"not through waypoint {wp.namespace}/{wp.name}: its L7 policies are not enforced")
-    return _finding(case, actual, runbook.L7_WITHOUT_WAYPOINT)
+    return _finding(case, actual, runbook.WAYPOINT_BYPASSED.replace("<ns>", case.dest_ns))
 
 
 def _nothing_delivered(case: _Case, seen: Flow, hop: str) -> Finding:
