@@ -178,3 +178,18 @@ def test_pods_of_other_workloads_do_not_count():
     c = healthy()
     find(c, "pods", "ztunnel-worker-2", "ztunnel")["metadata"]["labels"] = {"app": "something-else"}
     assert "no pod on node: worker-2" in text(run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", "ztunnel/ztunnel")))
+
+
+@pytest.mark.parametrize("ds_id", DS_IDS)
+def test_an_evicted_pod_beside_its_replacement_is_not_a_second_pod(ds_id):
+    """The DaemonSet controller deletes a Failed pod and creates a new one; until it does, both are
+    listed on the node (an everyday sight after a node's memory pressure)."""
+    import copy
+    c = healthy()
+    ns, ds_name = ds_id.split("/")
+    running = find(c, "pods", f"{ds_name}-worker-0", ns)
+    evicted = copy.deepcopy(running)
+    evicted["metadata"]["name"] = f"{ds_name}-evicted"
+    evicted["status"] = {"phase": "Failed", "reason": "Evicted", "conditions": [cond("Ready", "False")]}
+    c["pods"].append(evicted)
+    assert run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", ds_id)) == []

@@ -75,13 +75,35 @@ def test_l7_without_waypoint_fails(add, fragment):
 def test_l7_policy_where_it_is_enforced_passes():
     c = healthy()
     l7 = {"rules": [{"to": [{"operation": {"paths": ["/admin"]}}]}]}
-    _policy(c, "mesh-wide", "istio-system", l7)                       # root namespace: mesh-wide
+    _policy(c, "mesh-wide-l4", "istio-system", {"rules": [{"from": [{"source": {"namespaces": ["ztunnel"]}}]}]})
     c["namespaces"].append(obj("namespaces", "legacy", labels={"istio-injection": "enabled"}))
     _policy(c, "sidecar", "legacy", l7)                              # sidecars enforce L7
     _policy(c, "ingress", "openshift-ingress", {"targetRefs": [{"kind": "Gateway", "name": "router"}], **l7})
     c["gateways"].append(obj("gateways", "router", "openshift-ingress", spec={"gatewayClassName": "openshift-default"}))
     c["httproutes"].append(obj("httproutes", "web", "apps-team-x", spec={"parentRefs": [{"kind": "Service", "name": "web"}]}))
     c["httproutes"].append(obj("httproutes", "north-south", CHAT, spec={"parentRefs": [{"name": "router", "namespace": "openshift-ingress"}]}))
+    assert run(waypoints.l7_policies_have_a_waypoint, c, "istio-system") == []
+
+
+@pytest.mark.parametrize("action, effect", [("ALLOW", "denies every ambient connection in the mesh"),
+                                            ("DENY", "without those conditions")])
+def test_root_namespace_l7_policy_without_target_refs_fails_as_ztunnel_applies_it(action, effect):
+    """Root-namespace policies reach every ztunnel, which gets them without their HTTP rules."""
+    c = healthy()
+    _policy(c, "mesh-read-only", "istio-system", {"action": action, "rules": [{"to": [{"operation": {"methods": ["GET"]}}]}]})
+    findings = run(waypoints.l7_policies_have_a_waypoint, c, "istio-system")
+    assert [f.object for f in findings] == ["AuthorizationPolicy istio-system/mesh-read-only"]
+    assert effect in findings[0].actual and "methods" in findings[0].actual
+
+
+def test_virtual_service_is_judged_by_the_services_it_names_not_where_it_lives():
+    c = healthy()
+    spec = {"hosts": ["demo-server.ossm3-demo.svc.cluster.local"], "http": [{"retries": {"attempts": 3}}]}
+    c["virtualservices"].append(obj("virtualservices", "demo-server-retries", "istio-system", spec=spec))
+    findings = run(waypoints.l7_policies_have_a_waypoint, c, "istio-system")
+    assert [f.object for f in findings] == ["VirtualService istio-system/demo-server-retries"]
+    assert "Service ossm3-demo/demo-server is not bound to a waypoint" in findings[0].actual
+    spec["hosts"] = ["web.apps-team-x.svc.cluster.local"]                 # a Service its waypoint serves
     assert run(waypoints.l7_policies_have_a_waypoint, c, "istio-system") == []
 
 

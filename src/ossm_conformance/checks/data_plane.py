@@ -127,7 +127,10 @@ def daemonset_pods_on_every_node(view, ds_ref: DaemonSetRef) -> list[Finding]:
         return _missing(ds_ref)
     selector = dig(ds, "spec.selector")  # required by the API; an absent one would match every pod
     pods = [p for p in view.list("pods", ds_ref.namespace) if selector
-            and selector_matches(selector, labels(p)) and not meta(p).get("deletionTimestamp")]
+            and selector_matches(selector, labels(p)) and not meta(p).get("deletionTimestamp")
+            # An Evicted/Failed pod left beside its replacement is the DaemonSet controller's to delete
+            # (pkg/controller/daemon: failed pods are killed and recreated); it is not a second pod.
+            and dig(p, "status.phase") not in ("Failed", "Succeeded")]
     by_node: dict[str, list[dict]] = {}
     for pod in pods:
         by_node.setdefault(dig(pod, "spec.nodeName", ""), []).append(pod)

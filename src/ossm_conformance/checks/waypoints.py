@@ -187,12 +187,48 @@ def _route_problem(view, route: dict) -> str | None:
     return None
 
 
+def _host_service(host: str, vs_namespace: str) -> tuple[str, str] | None:
+    """(namespace, Service) a VirtualService host names: `svc`, `svc.ns`, `svc.ns.svc[.cluster.local]`
+    (istio/istio pilot/pkg/model: short names resolve in the VirtualService's namespace); None for
+    hosts outside the cluster or wildcards."""
+    parts = host.split(".")
+    if "*" in host:
+        return None
+    if len(parts) == 1:
+        return vs_namespace, parts[0]
+    if len(parts) == 2 or parts[2] == "svc":
+        return parts[1], parts[0]
+    return None
+
+
 def _virtual_service_problem(view, vs: dict) -> str | None:
-    """A VirtualService for mesh traffic (no gateways, or `mesh`) is applied only by a waypoint."""
+    """A VirtualService for mesh traffic (no gateways, or `mesh`) is applied only by the waypoint of
+    the Services it names, wherever the VirtualService itself lives (a root-namespace one included)."""
     gateways = dig(vs, "spec.gateways") or ["mesh"]
-    if "mesh" in gateways and not _has_waypoint(view, namespace(vs)):
+    if "mesh" not in gateways:
+        return None
+    services = [(host, t) for host in dig(vs, "spec.hosts") or []
+                if (t := _host_service(host, namespace(vs))) and view.get("services", t[1], t[0]) is not None]
+    for host, target in services:
+        if problem := _service_problem(view, *target):
+            return f"applies to mesh traffic for {host}; {problem}"
+    if not services and not _has_waypoint(view, namespace(vs)):  # hosts that are no Service here (ServiceEntries)
         return f"applies to mesh traffic (gateways {', '.join(gateways)}); namespace {namespace(vs)} has no waypoint Gateway"
     return None
+
+
+def _root_policy_problem(view, policy: dict) -> str | None:
+    """A root-namespace AuthorizationPolicy without targetRefs applies mesh-wide, to every ztunnel;
+    istiod strips its HTTP rules for ztunnel (ZtunnelAccepted reason UnsupportedValue), so an ALLOW
+    with L7 fields matches nothing and denies all ambient traffic, a DENY loses its L7 conditions."""
+    fields = _l7_fields(policy)
+    if _target_refs(policy) or not fields or dig(policy, "spec.selector"):
+        return None
+    action = dig(policy, "spec.action") or "ALLOW"
+    effect = ("allows nothing, so ztunnel denies every ambient connection in the mesh" if action == "ALLOW"
+              else "is enforced by every ztunnel without those conditions, on more traffic than written")
+    return (f"mesh-wide (root namespace) policy with L7 fields {', '.join(fields)} and no targetRefs: ztunnel "
+            f"drops these rules and the {action} policy {effect}")
 
 
 _PROBLEMS = {"authorizationpolicies": _policy_problem, "httproutes": _route_problem, "grpcroutes": _route_problem,
@@ -208,13 +244,18 @@ def l7_policies_have_a_waypoint(view, root_namespace: str) -> list[Finding]:
     such Services; selector-bound L7 policies only on non-waypoint Envoy gateways. Broken: no
     waypoint; a Service that opts out (use-waypoint=none) while a policy or route targets it; a
     selector-bound or unbound L7 policy in a waypoint namespace (ztunnel drops its HTTP rules: "L7
-    policies have no effect"). Sidecar namespaces and the root namespace are left out (sidecars
-    enforce L7; root policies are mesh-wide)."""
+    policies have no effect"); a root-namespace L7 policy without targetRefs (every ztunnel gets it
+    without its HTTP rules: an ALLOW then denies the whole mesh); a mesh VirtualService, wherever it
+    lives, for a Service no waypoint serves. Sidecar namespaces are left out (sidecars enforce L7)."""
     sidecar_namespaces = {name(ns) for ns in view.list("namespaces") if _mesh.sidecar_labels(ns)}
     candidates = [(o, problem_of) for kind, problem_of in _PROBLEMS.items() for o in view.list(kind)]
     findings = []
     for obj, problem_of in sorted(candidates, key=lambda c: ref(c[0])):
-        if namespace(obj) == root_namespace or namespace(obj) in sidecar_namespaces:
+        if namespace(obj) in sidecar_namespaces:
+            continue
+        if namespace(obj) == root_namespace and problem_of is _policy_problem:
+            problem_of = _root_policy_problem  # mesh-wide: judged by what every ztunnel does with it
+        elif namespace(obj) == root_namespace and problem_of is not _virtual_service_problem:
             continue
         if problem := problem_of(view, obj):
             findings.append(Finding(ref(obj), "applied by a waypoint (L7 configuration needs one in ambient)",
