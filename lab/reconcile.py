@@ -61,8 +61,14 @@ def key_str(key: tuple[str, str, str]) -> str:
     return "/".join(key)
 
 
+def _reporter(event: dict) -> str:
+    """Who wrote an Event: core/v1 `source.component`, or for events written through
+    events.k8s.io/v1 (kube-apiserver 1.34's ipallocator repair loop) `reportingComponent`."""
+    return (event.get("source") or {}).get("component") or event.get("reportingComponent") or ""
+
+
 def managed(obj: dict) -> bool:
-    if obj["kind"] == "Event" and "repair-controller" in obj.get("source", {}).get("component", ""):
+    if obj["kind"] == "Event" and "repair-controller" in _reporter(obj):
         # The API server's own ClusterIP/NodePort repair loops report races with new Services;
         # they come and go on a real cluster too and are not part of the twin or of any fault.
         return False
