@@ -1,6 +1,9 @@
 """ztunnel workload-identity RBAC: pure evaluation of bindings and rules, and the runbook's pattern."""
 
+import dataclasses
+
 import pytest
+
 from objects import PROFILE, TENANTS, find, healthy, obj, remove, run, text
 
 from ossm_conformance.checks import rbac
@@ -166,6 +169,16 @@ def test_a_tenant_rolebinding_to_a_clusterrole_is_namespace_scoped():
     # The same ClusterRole bound in a namespace the profile does not know is a grant outside.
     _bind(c, "RoleBinding", "zt", "ClusterRole", "zt-identity", ZT_SA, "default")
     assert [f.object for f in run(rbac.no_identity_grant_outside_tenants, c, PROFILE)] == ["RoleBinding default/zt"]
+
+
+def test_grant_in_an_ignored_namespace_is_left_alone():
+    # ignored_namespaces: ambient namespaces the profile knowingly does not manage (e.g. a nightly
+    # that profiles some tenants of many); their own pattern is theirs, as every other check says.
+    c = healthy()
+    _bind(c, "RoleBinding", ROLE, "Role", ROLE, ZT_SA, "team-unmanaged", BOTH)
+    assert len(run(rbac.no_identity_grant_outside_tenants, c, PROFILE)) == 1
+    ignoring = dataclasses.replace(PROFILE, ignored_namespaces=("team-unmanaged",))
+    assert run(rbac.no_identity_grant_outside_tenants, c, ignoring) == []
 
 
 def test_unrelated_cluster_grants_to_ztunnel_are_not_identity_grants():

@@ -223,10 +223,11 @@ def no_identity_grant_outside_tenants(view, profile: Profile) -> list[Finding]:
     system:serviceaccounts: self-reviews and discovery URLs). Broken: a ClusterRoleBinding granting
     ztunnel create serviceaccounts/token, impersonate serviceaccounts, Secret reads or a wildcard
     (one finding, naming it), or a RoleBinding doing so in a namespace that is not an ambient tenant
-    (an excluded one says why).
+    (an excluded one says why). Namespaces under ignored_namespaces are left alone like everywhere
+    else: the profile knowingly does not manage them (their own tenants' grants are theirs).
     """
     zt = profile.ztunnel
-    ambient = {t.namespace for t in profile.ambient_tenants}
+    ambient = {t.namespace for t in profile.ambient_tenants} | set(profile.ignored_namespaces)
     excluded = {t.namespace: t.reason for t in profile.tenants if t.mode == "excluded"}
     findings = []
     for binding, binding_ns, rules in _grants(view, zt.namespace, zt.service_account):
