@@ -190,5 +190,12 @@ def _outcomes(output: str) -> dict[str, int]:
     return {k: int(n) for n, k in _OUTCOME.findall(lines[-1])} if lines else {}
 
 
+FAILURE_LOG = REPO / "reports" / "bench-failure.log"
+
+
 def _tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+    """The last lines, for the terminal; the whole output goes to reports/bench-failure.log, since the
+    cause of a failed run (a could-not-check reason, a traceback) is usually above the summary."""
+    FAILURE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    FAILURE_LOG.write_text(text)
+    return "\n".join(text.splitlines()[-lines:]) + f"\n(whole output: {FAILURE_LOG.relative_to(REPO)})"
