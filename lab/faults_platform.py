@@ -181,3 +181,24 @@ def _untrusted_ztunnel(api: Api) -> None:
 def _shared_gateway(api: Api) -> None:
     api.patch(_KIND["Network"].path("cluster"), {"spec": {"defaultNetwork": {"ovnKubernetesConfig": {
         "gatewayConfig": {"routingViaHost": False}}}}})
+
+
+@fault("gateway-networkpolicy-blocks-istiod",
+       f"the micro-segmented {DEMO} policy demo-ingress-gateway tidied to the gateway's data path only: its "
+       "Envoy can no longer dial istiod:15012, so it gets no listeners or certificate (Programmed stays True)")
+def _gateway_np(api: Api) -> None:
+    path = _KIND["NetworkPolicy"].path("demo-ingress-gateway", DEMO)
+    policy = api.get(path)
+    egress = [rule for rule in policy["spec"]["egress"] if {"port": 15012, "protocol": "TCP"} not in rule.get("ports", [])]
+    api.patch(path, {"spec": {"egress": egress}})
+
+
+@fault("istiod-ingress-omits-gateways",
+       "istio-system's istiod-allow-ingress narrowed to xDS from the ztunnel and waypoint namespaces only: the "
+       f"istio-class gateway in {DEMO} can no longer fetch its configuration from istiod:15012")
+def _istiod_ingress(api: Api) -> None:
+    def ns(name: str) -> dict:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+    api.patch(_KIND["NetworkPolicy"].path("istiod-allow-ingress", "istio-system"), {"spec": {"ingress": [
+        {"from": [ns("ztunnel"), ns(WAYPOINT_NS)], "ports": [{"protocol": "TCP", "port": 15010, "endPort": 15012}]},
+        {"ports": [{"protocol": "TCP", "port": 15014, "endPort": 15017}]}]}})

@@ -15,12 +15,16 @@ L7_WITHOUT_WAYPOINT = ("L7 policies have no effect: the namespace has no Waypoin
                        "with targetRefs to that Gateway or to Services that use it (waypoints ignore selectors).")
 ISTIOD_NETWORK_POLICY = ("istiod cannot push xDS: a network policy in istio-system blocks it. "
                          "oc get networkpolicy -n istio-system; allow the controller's traffic as it flows: "
-                         "ztunnel/waypoints → istiod 15012 (xDS, CA), API server → istiod 15017 (webhook), "
+                         "ztunnel/waypoints/gateways → istiod 15012 (xDS, CA), API server → istiod 15017 (webhook), "
                          "istiod → the Kubernetes API (kubernetes endpoints, 6443) and DNS (5353). Don't change "
                          "istio-system policies without rerunning the conformance set.")
 ZTUNNEL_NETWORK_POLICY = ("istiod cannot push xDS when ztunnel cannot reach it: oc get networkpolicy -n ztunnel; "
                           "admit ztunnel's egress to istiod 15012 (xDS, CA) and DNS (5353). Without it ztunnel has no "
                           "certificates and every ambient pod's traffic fails.")
+GATEWAY_NETWORK_POLICY = ("istiod cannot push xDS to a waypoint or gateway its namespace's egress policy cuts off: "
+                          "oc get networkpolicy -n <ns>; admit egress from its pods (gateway.networking.k8s.io/"
+                          "gateway-name=<gateway>) to istiod in istio-system on 15012 (xDS, CA) and to DNS (5353). "
+                          "Without it the Envoy has no listeners or certificate: L7 traffic through it fails.")
 MIXED_MODE = ("Sidecar-mode workload coexists badly: mixed mode on the same ns. Pick one mode per ns "
               "(ambient: istio.io/dataplane-mode=ambient and no istio-injection/istio.io/rev label).")
 

@@ -155,6 +155,19 @@ def check_ztunnel_np(api):
     assert policy["spec"]["policyTypes"] == ["Egress"] and policy["spec"]["podSelector"] == {}
 
 
+def check_gateway_np(api):
+    policy = api.get("/apis/networking.k8s.io/v1/namespaces/ossm3-demo/networkpolicies/demo-ingress-gateway")
+    ports = [p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])]
+    assert 15012 not in ports and 15008 in ports
+
+
+def check_istiod_ingress_omits_gateways(api):
+    policy = api.get("/apis/networking.k8s.io/v1/namespaces/istio-system/networkpolicies/istiod-allow-ingress")
+    sources = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               for rule in policy["spec"]["ingress"] for peer in rule.get("from", [])]
+    assert sources == ["ztunnel", "apps-team-x"]
+
+
 def check_own_catalog(api):
     cs = api.get("/apis/operators.coreos.com/v1alpha1/namespaces/openshift-marketplace/catalogsources/redhat-operators")
     assert cs["status"]["connectionState"]["lastObservedState"] == "TRANSIENT_FAILURE"
@@ -347,6 +360,8 @@ CHECKS = {
     "ovn-shared-gateway-mode": check_shared_gateway,
     "ztunnel-extra-grants-in-tenant": check_extra_grants_in_tenant,
     "excluded-tenant-injection-enabled": check_excluded_injection_enabled,
+    "gateway-networkpolicy-blocks-istiod": check_gateway_np,
+    "istiod-ingress-omits-gateways": check_istiod_ingress_omits_gateways,
 }
 
 

@@ -52,7 +52,7 @@ def test_no_egress_to_ztunnel_is_needed():
     (lambda c: _istiod_policy(c)["spec"].update(ingress=[{"ports": [{"port": 15010, "endPort": 15014}]}]), "webhook 15017"),
     (lambda c: _istiod_policy(c)["spec"].update(ingress=[{"from": [{"podSelector": {}}], "ports": [{"port": 15012}]},
                                                           {"ports": [{"port": 15017}]}]),
-     "xDS/CA 15012 from waypoint apps-team-x/waypoint, ztunnel (ztunnel)"),
+     "xDS/CA 15012 from gateway ossm3-demo/demo-ingress, waypoint apps-team-x/waypoint, ztunnel (ztunnel)"),
     # Named for nothing mesh-related, but it selects istiod (all pods) and denies all egress:
     # rules are evaluated, not names.
     (lambda c: c.update(networkpolicies=[network_policy("zz-lockdown", "istio-system", types=["Egress"], egress=[])]),
@@ -62,7 +62,7 @@ def test_no_egress_to_ztunnel_is_needed():
 def test_blocking_policies_fail(mutate, fragment):
     findings = broken(mutate, istio_system.istiod_xds_not_blocked, PROFILE.istio, PROFILE.ztunnel)
     assert fragment in text(findings)
-    assert "ztunnel/waypoints → istiod 15012" in findings[0].fix
+    assert "ztunnel/waypoints/gateways → istiod 15012" in findings[0].fix
 
 
 def test_unreadable_api_endpoints_need_a_rule_for_every_destination():
@@ -99,3 +99,63 @@ def test_ztunnel_namespace_policy_admitting_istiod_and_dns_passes():
     assert _zt(c) == []
     find(c, "networkpolicies", "ztunnel-egress", "ztunnel")["spec"]["egress"].pop()
     assert "DNS (openshift-dns dns-default:5353)" in text(_zt(c))
+
+
+# -- waypoints and istio-class gateways dial istiod:15012 ---------------------------------------
+def _gw(c):
+    return run(istio_system.gateways_reach_istiod, c, PROFILE.istio)
+
+
+ISTIOD_EGRESS = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}},
+                         "podSelector": {"matchLabels": {"app": "istiod"}}}], "ports": [{"port": 15012}]}
+DNS_EGRESS = {"ports": [{"protocol": "UDP", "port": 5353}, {"protocol": "TCP", "port": 5353}]}
+GATEWAY_SELECTOR = {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "demo-ingress"}}
+
+
+def test_gateways_without_egress_policies_reach_istiod():
+    assert _gw(healthy()) == []
+
+
+def test_a_gateway_egress_policy_with_the_istiod_rule_passes():
+    c = healthy()
+    c["networkpolicies"].append(network_policy("demo-ingress", "ossm3-demo", GATEWAY_SELECTOR, types=["Egress"],
+                                               egress=[ISTIOD_EGRESS, DNS_EGRESS]))
+    assert _gw(c) == []
+
+
+@pytest.mark.parametrize("ns, selector, egress, fragment", [
+    # The demo tenant micro-segmented: the gateway may reach demo-server only.
+    ("ossm3-demo", GATEWAY_SELECTOR, [{"to": [{"podSelector": {"matchLabels": {"app": "demo-server"}}}]}, DNS_EGRESS],
+     "Gateway ossm3-demo/demo-ingress (its Envoy pods)"),
+    # A default-deny egress in the waypoint's namespace that admits only DNS: its Envoy is cut off.
+    ("apps-team-x", {}, [DNS_EGRESS], "Gateway apps-team-x/waypoint (its Envoy pods)"),
+    # istiod admitted, DNS not: the proxy cannot resolve istiod.istio-system.svc.
+    ("apps-team-x", {}, [ISTIOD_EGRESS], "blocked to DNS (openshift-dns dns-default:5353)"),
+], ids=["gateway-segmented", "waypoint-default-deny", "no-dns"])
+def test_an_egress_policy_that_cuts_a_proxy_off_istiod_fails(ns, selector, egress, fragment):
+    c = healthy()
+    c["networkpolicies"].append(network_policy("lockdown", ns, selector, types=["Egress"], egress=egress))
+    findings = _gw(c)
+    assert len(findings) == 1 and fragment in text(findings)
+    assert "by Egress policies lockdown" in findings[0].actual
+    assert "gateway.networking.k8s.io/gateway-name=<gateway>" in findings[0].fix
+
+
+def test_the_waypoint_pods_labels_are_matched_as_istiod_stamps_them_without_pods():
+    """No waypoint pod running (a rollout): the policy is judged on the labels istiod stamps."""
+    c = healthy()
+    c["pods"] = [p for p in c["pods"] if p["metadata"]["namespace"] != "apps-team-x"
+                 or "gateway.networking.k8s.io/gateway-name" not in p["metadata"].get("labels", {})]
+    managed = {"matchLabels": {"gateway.istio.io/managed": "istio.io-mesh-controller"}}
+    c["networkpolicies"].append(network_policy("waypoint-egress", "apps-team-x", managed, types=["Egress"],
+                                               egress=[DNS_EGRESS]))
+    assert "Gateway apps-team-x/waypoint" in text(_gw(c))
+
+
+def test_istiod_ingress_must_admit_the_istio_class_gateway():
+    c = healthy()
+    _istiod_policy(c)["spec"]["ingress"] = [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ztunnel"}}},
+                  {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "apps-team-x"}}}],
+         "ports": [{"port": 15012}]}, {"ports": [{"port": 15017}]}]
+    assert "xDS/CA 15012 from gateway ossm3-demo/demo-ingress by" in text(_run(c))

@@ -16,6 +16,8 @@ SIDECAR_CONTAINER = "istio-proxy"
 GATEWAY_NAME = "gateway.networking.k8s.io/gateway-name"
 WAYPOINT_CLASS = "istio-waypoint"
 WAYPOINT_MANAGED = ("gateway.istio.io/managed", "istio.io-mesh-controller")
+GATEWAY_CLASS = "istio"
+GATEWAY_MANAGED = ("gateway.istio.io/managed", "istio.io-gateway-controller")
 
 
 def is_ambient(ns: dict | None) -> bool:
@@ -129,6 +131,24 @@ def bypasses_inbound_capture(pod: dict) -> bool:
 
 def waypoint_gateways(view, namespace: str | None = None) -> list[dict]:
     return [g for g in view.list("gateways", namespace) if dig(g, "spec.gatewayClassName") == WAYPOINT_CLASS]
+
+
+def istiod_gateways(view) -> list[dict]:
+    """The Gateways istiod deploys an Envoy for (classes istio-waypoint and istio): each such proxy
+    dials istiod:15012 for its configuration and certificate like ztunnel does."""
+    return [g for g in view.list("gateways") if dig(g, "spec.gatewayClassName") in (WAYPOINT_CLASS, GATEWAY_CLASS)]
+
+
+def gateway_pod_labels(view, gateway: dict) -> dict:
+    """The labels of a Gateway's Envoy pods: a running pod's own, or else the ones istiod's
+    deployment controller stamps on them (gateway-name, and gateway.istio.io/managed per class;
+    istio/istio pilot/pkg/config/kube/gateway/deploymentcontroller.go and its templates)."""
+    ns, gw_name = meta(gateway).get("namespace", ""), meta(gateway).get("name", "")
+    pods = gateway_pods(view, ns, gw_name)
+    if pods:
+        return dict(labels(pods[0]))
+    managed = WAYPOINT_MANAGED if dig(gateway, "spec.gatewayClassName") == WAYPOINT_CLASS else GATEWAY_MANAGED
+    return {managed[0]: managed[1], GATEWAY_NAME: gw_name}
 
 
 def workload_of(pod: dict) -> str:

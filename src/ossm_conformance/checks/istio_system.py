@@ -39,10 +39,32 @@ def _ztunnel_peer(view, ztunnel: ZTunnelSpec) -> Peer | None:
     return _template_peer(ds, ztunnel.namespace, f"ztunnel ({ztunnel.namespace})") if ds else None
 
 
-def _waypoint_peers(view) -> list[Peer]:
-    return [Peer(namespace(gw), {_mesh.WAYPOINT_MANAGED[0]: _mesh.WAYPOINT_MANAGED[1],
-                                 "gateway.networking.k8s.io/gateway-name": name(gw)},
-                 title=f"waypoint {namespace(gw)}/{name(gw)}") for gw in _mesh.waypoint_gateways(view)]
+def _gateway_peer(view, gw: dict) -> Peer:
+    role = "waypoint" if dig(gw, "spec.gatewayClassName") == _mesh.WAYPOINT_CLASS else "gateway"
+    return Peer(namespace(gw), _mesh.gateway_pod_labels(view, gw), title=f"{role} {namespace(gw)}/{name(gw)}")
+
+
+def _gateway_peers(view) -> list[Peer]:
+    """The Envoy pods istiod deploys for waypoints (class istio-waypoint) and for ingress gateways
+    (class istio): both dial istiod:15012."""
+    return [_gateway_peer(view, gw) for gw in _mesh.istiod_gateways(view)]
+
+
+def _istiod_peer(view, istio: IstioSpec) -> Peer:
+    dep = view.get("deployments", istio.istiod_deployment, istio.namespace)
+    title = f"istiod ({istio.namespace}):{XDS_PORT}"
+    return _template_peer(dep, istio.namespace, title) if dep else Peer(istio.namespace, {"app": "istiod"}, title=title)
+
+
+def _cut_off_istiod(view, istio: IstioSpec, subject: Peer, ns_labels: dict) -> tuple[list[str], list[dict]]:
+    """What the Egress policies isolating `subject` keep it from: istiod:15012, DNS (to resolve
+    istiod.<ns>.svc, the proxies' discovery address). Returns (cut, the isolating policies)."""
+    egress = selecting(view.list("networkpolicies", subject.namespace), subject, "Egress")
+    istiod = _istiod_peer(view, istio)
+    cut = [] if admits(egress, "Egress", subject, istiod, XDS_PORT, ns_labels) else [istiod.title]
+    if _dns_blocked(egress, subject, ns_labels):
+        cut.append(_dns_peer().title)
+    return cut, egress
 
 
 def _api_server_endpoints(view) -> list[tuple[Peer, int]]:
@@ -68,11 +90,12 @@ def _dns_blocked(egress: list[dict], subject: Peer, ns_labels: dict) -> bool:
                    for protocol in ("UDP", "TCP"))
 
 
-@reads("networkpolicies", "deployments", "daemonsets", "gateways", "namespaces", "endpointslices")
+@reads("networkpolicies", "deployments", "daemonsets", "gateways", "pods", "namespaces", "endpointslices")
 def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list[Finding]:
     """istio-system's NetworkPolicies let istiod serve and reach what it needs.
 
-    Healthy: istiod admits 15012 from the ztunnel and waypoint pods and 15017 from the API server
+    Healthy: istiod admits 15012 from the ztunnel, waypoint and gateway (class istio) pods and
+    15017 from the API server
     (not a pod: a rule on that port from anyone), and may reach the `kubernetes` endpoints and
     DNS. Broken: any of those cut; then ztunnel gets no config or certificates ("istiod cannot
     push xDS"), or istiod, cut off the API server, has nothing to push. Egress to ztunnel or the
@@ -89,13 +112,13 @@ def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     ingress, egress = selecting(policies, istiod, "Ingress"), selecting(policies, istiod, "Egress")
     findings = []
 
-    proxies = [p for p in [_ztunnel_peer(view, ztunnel)] if p] + _waypoint_peers(view)
+    proxies = [p for p in [_ztunnel_peer(view, ztunnel)] if p] + _gateway_peers(view)
     xds_blocked = [p.title for p in proxies if not admits(ingress, "Ingress", istiod, p, XDS_PORT, ns_labels)]
     webhook_open = port_admitted_from_anyone(ingress, istiod, WEBHOOK_PORT)
     if xds_blocked or not webhook_open:
         blocked = [f"xDS/CA {XDS_PORT} from {listing(xds_blocked)}"] if xds_blocked else []
         blocked += [] if webhook_open else [f"webhook {WEBHOOK_PORT} from the API server"]
-        findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS/CA, dialled by ztunnel and waypoints) and "
+        findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS/CA, dialled by ztunnel, waypoints and gateways) and "
                                      f"{WEBHOOK_PORT} (webhook, called by the API server)",
                                 f"blocked: {'; '.join(blocked)} by Ingress policies {listing(policy_names(ingress))}",
                                 runbook.ISTIOD_NETWORK_POLICY))
@@ -129,18 +152,32 @@ def ztunnel_reaches_istiod(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     if ds is None:
         return [Finding(f"DaemonSet {ztunnel.namespace}/{ztunnel.daemonset}", "exists", "not found",
                         runbook.ZTUNNEL_DAEMONSET)]
-    peer = _ztunnel_peer(view, ztunnel)
-    egress = selecting(policies, peer, "Egress")
     ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
-    dep = view.get("deployments", istio.istiod_deployment, istio.namespace)
-    istiod = _template_peer(dep, istio.namespace, f"istiod ({istio.namespace}):{XDS_PORT}") if dep else \
-        Peer(istio.namespace, {"app": "istiod"}, title=f"istiod ({istio.namespace}):{XDS_PORT}")
-    cut = [] if admits(egress, "Egress", peer, istiod, XDS_PORT, ns_labels) else [istiod.title]
-    if _dns_blocked(egress, peer, ns_labels):
-        cut.append(_dns_peer().title)
+    cut, egress = _cut_off_istiod(view, istio, _ztunnel_peer(view, ztunnel), ns_labels)
     if not cut:
         return []
     return [Finding(f"DaemonSet {ztunnel.namespace}/{ztunnel.daemonset}",
                     f"egress admitted to istiod:{XDS_PORT} (xDS/CA) and DNS",
                     f"blocked to {listing(cut)} by Egress policies {listing(policy_names(egress))}",
                     runbook.ZTUNNEL_NETWORK_POLICY)]
+
+
+@reads("networkpolicies", "deployments", "gateways", "pods", "namespaces")
+def gateways_reach_istiod(view, istio: IstioSpec) -> list[Finding]:
+    """The NetworkPolicies where each waypoint and istio-class gateway runs let its Envoy dial
+    istiod:15012 and resolve it.
+
+    Healthy: no Egress policy selects the proxy pods, or one admits istiod:15012 and DNS (a
+    default-deny tenant ships that rule for its waypoint). Broken: an Egress policy that isolates
+    them without it; the proxy then never gets its listeners or certificate, and all L7 traffic
+    through it fails while its Gateway stays Programmed."""
+    ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
+    findings = []
+    for gw in _mesh.istiod_gateways(view):
+        cut, egress = _cut_off_istiod(view, istio, _gateway_peer(view, gw), ns_labels)
+        if cut:
+            findings.append(Finding(f"Gateway {namespace(gw)}/{name(gw)} (its Envoy pods)",
+                                    f"egress admitted to istiod:{XDS_PORT} (xDS/CA) and DNS",
+                                    f"blocked to {listing(cut)} by Egress policies {listing(policy_names(egress))}",
+                                    runbook.GATEWAY_NETWORK_POLICY))
+    return findings
