@@ -22,6 +22,12 @@ def test_target_is_a_newer_patch_of_the_running_minor(conform, profile, target):
     conform(upgrade.target_is_newer_patch, profile, target)
 
 
+@pytest.mark.reads("subscriptions", "customresourcedefinitions", "installplans", "istios", "istiorevisions")
+def test_target_is_offered_by_the_operator(conform, profile, target):
+    """The installed operator offers the target (the Istio CRD's enum), or a same-minor operator update awaits"""
+    conform(upgrade.target_is_offered, profile, target)
+
+
 @pytest.mark.reads("istios", "istiorevisions")
 def test_no_inactive_revision_pending_deletion(conform, profile):
     """Only the active IstioRevision exists: the previous upgrade has finished"""

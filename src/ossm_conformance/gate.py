@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import exitcodes
-from .checks.upgrade import GATE_RULES, arrival_note, pending_operator_note, strategy_note, target_is_newer_patch
+from .checks.upgrade import GATE_RULES, TARGETED_RULES, arrival_note, pending_operator_note, strategy_note, target_is_newer_patch
 from .facts import running_istio_version
 from .findings import CouldNotCheck, Finding
 from .profile import Profile
@@ -69,7 +69,7 @@ def reason_of(finding: Finding) -> str:
 
 
 def _rule_args(rule, profile: Profile, target: str) -> tuple:
-    return (profile, target) if rule is target_is_newer_patch else (profile,)
+    return (profile, target) if rule in TARGETED_RULES else (profile,)
 
 
 def decide(view, profile: Profile, target: str, outcome: ConformanceOutcome) -> Verdict:

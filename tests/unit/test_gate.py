@@ -42,10 +42,12 @@ def istio_crd(enum):
                 "spec": {"properties": {"version": {"enum": enum}}}}}}}]}}
 
 
+# The installed operator offers patches past the running v1.28.3 (a pinned spec.version would run it).
+ENUM = ["v1.28-latest", "v1.28.10", "v1.28.4", "v1.28.3", "v1.28.2", "v1.28.1", "v1.28.0", "v1.27-latest", "v1.27.5"]
 ENUM_1_28_3 = ["v1.28-latest", "v1.28.3", "v1.28.2", "v1.28.1", "v1.28.0", "v1.27-latest", "v1.27.5"]
 
 
-def snapshot(istios=None, revisions=None, plans=(), enum=ENUM_1_28_3, csv=CSV, broken=()):
+def snapshot(istios=None, revisions=None, plans=(), enum=ENUM, csv=CSV, broken=()):
     sub = {"kind": "Subscription", "metadata": {"name": "servicemeshoperator3", "namespace": "openshift-operators"},
            "spec": {"name": "servicemeshoperator3"}, "status": {"installedCSV": csv, "currentCSV": csv}}
     reads = {
@@ -140,7 +142,8 @@ def test_installplans_that_do_not_move_the_mesh_operator_minor_are_go(plan):
 
 def test_unreadable_kind_is_no_go_not_a_pass():
     v = verdict("v1.28.4", broken=("installplans",))
-    assert v.reasons == ["could not check no_installplan_to_other_minor: list installplans: forbidden"]
+    assert v.reasons == ["could not check target_is_offered: list installplans: forbidden",
+                         "could not check no_installplan_to_other_minor: list installplans: forbidden"]
 
 
 # -- the conformance set ------------------------------------------------------------------------
@@ -172,21 +175,51 @@ def test_outcome_excludes_the_gates_own_tests_and_counts_tests_once():
 
 # -- notes ---------------------------------------------------------------------------------------
 
-def test_target_outside_the_enum_arrives_with_an_operator_update():
+def test_target_no_installed_or_pending_operator_offers_is_no_go():
+    # OSSM 3.3.7 tops at v1.28.10: v1.28.11 would be refused by the API server (422).
+    v = verdict("v1.28.4", enum=ENUM_1_28_3)
+    assert v.verdict == "no-go" and len(v.reasons) == 1
+    assert f"not offered by {CSV} (newest 1.28 release it offers: v1.28.3), and no InstallPlan" in v.reasons[0]
+    assert "HTTP 422" in v.reasons[0]
+    assert v.notes[0] == f"v1.28.4 cannot arrive: neither {CSV} nor any pending InstallPlan offers it."
+
+
+def test_target_a_pending_same_minor_operator_update_may_bring_is_go_with_what_to_confirm():
+    newer = CSV.rpartition(".v")[0] + ".v3.3.99"
+    v = verdict("v1.28.4", enum=ENUM_1_28_3, plans=[installplan("install-next", [newer])])
+    assert v.verdict == "go", v.reasons
+    note = v.notes[0]
+    assert note.startswith(f"v1.28.4 is not offered by the installed {CSV} (newest 1.28 release: v1.28.3); it can arrive "
+                           f"only with InstallPlan openshift-operators/install-next ({newer}, approval Manual)")
+    assert "follows v1.28-latest, so approving it rolls the mesh" in note
+    assert f"confirm v1.28.4 in {newer}'s release notes" in note
+
+
+@pytest.mark.parametrize("plan", [
+    installplan("older", ["servicemeshoperator3.v3.0.0"]),            # not newer
+    installplan("kiali", ["kiali-operator.v9.0.0"]),                   # another operator
+    installplan("done", [CSV.rpartition(".v")[0] + ".v3.3.99"], phase="Complete"),   # settled
+], ids=["older", "other-operator", "complete"])
+def test_plans_that_cannot_bring_the_target_do_not_count(plan):
+    assert verdict("v1.28.4", enum=ENUM_1_28_3, plans=[plan]).verdict == "no-go"
+
+
+def test_target_in_the_enum_with_the_alias_keeps_the_alias():
     note = verdict("v1.28.4").notes[0]
-    assert note.startswith(f"v1.28.4 arrives only after an operator update; installed CSV {CSV} does not offer it")
-    assert "newest 1.28 release in the Istio CRD's spec.version enum: v1.28.3" in note
-    assert "follows v1.28-latest" in note
+    assert note.startswith(f"v1.28.4 is offered by the installed operator {CSV}. Istio default follows v1.28-latest")
+    assert "resolves it to its newest 1.28 release v1.28.10 by itself; keep the alias" in note
+    assert "pin" not in note
 
 
-def test_target_in_the_enum_is_already_offered():
-    note = verdict("v1.28.4", enum=["v1.28-latest", "v1.28.4", "v1.28.3"]).notes[0]
-    assert note.startswith(f"v1.28.4 is already offered by the installed operator {CSV}")
+def test_target_in_the_enum_with_a_pinned_version_says_to_move_pin_and_profile_together():
+    note = verdict("v1.28.4", istios=[istio(version="v1.28.3")]).notes[0]
+    assert "set Istio default spec.version: v1.28.4 and the profile's istio.version in the same change" in note
 
 
-def test_unreadable_crd_note_says_so_and_verdict_stands():
+def test_unreadable_crd_is_no_go_and_the_note_says_so():
     v = verdict("v1.28.4", broken=("customresourcedefinitions",))
-    assert v.verdict == "go" and "could not tell" in v.notes[0]
+    assert v.reasons == ["could not check target_is_offered: list customresourcedefinitions: forbidden"]
+    assert "could not tell" in v.notes[0]
 
 
 def test_inplace_note_says_everything_restarts():

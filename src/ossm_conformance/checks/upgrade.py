@@ -9,7 +9,7 @@ owner how the target will arrive and what the configured updateStrategy will res
 
 from __future__ import annotations
 
-from ..facts import active_revision, installed_csv, operator_subscription, subscription
+from ..facts import active_revision, installed_csv, operator_subscription, running_istio_version, subscription
 from ..findings import Finding
 from ..profile import Profile
 from ..versions import minor_of, parse_version
@@ -26,6 +26,10 @@ FIX_VERSION = ("Choose a newer patch of the running minor (make preupgrade TARGE
 FIX_INACTIVE_REVISION = ("Let the previous upgrade finish: the operator deletes an inactive revision "
                          "inactiveRevisionDeletionGracePeriodSeconds after nothing references it (move workloads still "
                          "labelled istio.io/rev=<old> first), then re-run the gate.")
+FIX_NOT_OFFERED = ("A patch the installed operator does not ship arrives only with an operator update: find the OSSM 3.x "
+                   "release that ships it (Red Hat's OSSM release notes), let OLM resolve it (an InstallPlan awaiting "
+                   "approval) and re-run the gate, or choose a patch the installed operator offers. Setting spec.version "
+                   "to it now is refused by the API server (HTTP 422, not in the Istio CRD's spec.version enum).")
 FIX_INSTALLPLAN = ("Finish or withdraw the operator change first: approve and complete the InstallPlan and re-run the "
                    "conformance set, or delete it and pin the Subscription's channel to the installed minor "
                    "(e.g. stable-3.3), so the operator does not change minor under the Istio patch bump.")
@@ -65,6 +69,57 @@ def target_is_newer_patch(view, profile: Profile, target: str) -> list[Finding]:
         actual = "the same version as running" if wanted == running else f"older than running {running} (a downgrade)"
         return [Finding(obj, f"a patch newer than the running {running} ({rev_obj}.spec.version)", actual, FIX_VERSION)]
     return []
+
+
+def pending_update(view, profile: Profile) -> tuple[dict, str] | None:
+    """The mesh operator's InstallPlan still to run that installs a newer CSV of the installed OSSM
+    minor, and that CSV: the only way a patch the installed operator does not offer can arrive."""
+    sub = subscription(view, profile)
+    csv = dig(sub or {}, "status.installedCSV")
+    minor = ossm_minor_of_csv(csv)
+    if minor is None:
+        return None
+    prefix, installed = csv.rpartition(".v")[0] + ".v", parse_version(csv.rpartition(".v")[2])
+    for plan in sorted(view.list("installplans", meta(sub).get("namespace", "")), key=name):
+        if dig(plan, "status.phase", "") in _SETTLED_INSTALLPLAN_PHASES:
+            continue
+        for planned in dig(plan, "spec.clusterServiceVersionNames", []) or []:
+            version = parse_version(planned.rpartition(".v")[2]) if planned.startswith(prefix) else None
+            if version and ossm_minor_of_csv(planned) == minor and version > installed:
+                return plan, planned
+    return None
+
+
+@reads("subscriptions", "customresourcedefinitions", "installplans", "istios", "istiorevisions")
+def target_is_offered(view, profile: Profile, target: str) -> list[Finding]:
+    """The target is a release the installed operator runs (its Istio CRD's spec.version enum, which
+    the API server enforces), or an operator update of the same OSSM minor awaits that may bring it.
+
+    Healthy: offered now, or a pending InstallPlan to a newer CSV of the installed minor (the note
+    names it: the gate cannot read which patch that bundle ships before it is approved). Broken:
+    neither, e.g. v1.28.11 on OSSM 3.3.7, whose newest 1.28 release is v1.28.10: nothing installed
+    or pending can run it."""
+    wanted, running = parse_version(target), parse_version(running_istio_version(view, profile))
+    if wanted is None or wanted.minor_str != profile.istio_minor or (running and wanted <= running):
+        return []  # malformed, another minor, not newer: target_is_newer_patch refuses it
+    offered = offered_versions(view.get("customresourcedefinitions", ISTIO_CRD))
+    if offered is None:
+        return [Finding(f"CustomResourceDefinition {ISTIO_CRD}", "spec.version enum in its storage version",
+                        "not found", "The Istio CRD ships with the servicemeshoperator3 bundle: check the operator's CSV.")]
+    if target in offered or pending_update(view, profile):
+        return []
+    csv = installed_csv(view, profile) or "(unknown)"
+    return [Finding(f"--target-version {target}",
+                    "a release the installed operator offers (the Istio CRD's spec.version enum), or a pending "
+                    "operator update of the same OSSM minor that may bring it",
+                    f"not offered by {csv} (newest {minor_of(target)} release it offers: "
+                    f"{_newest(offered, target)}), and no InstallPlan of {csv.rpartition('.v')[0] or 'the operator'} "
+                    "awaits", FIX_NOT_OFFERED)]
+
+
+def _newest(offered: list[str], target: str) -> str:
+    same_minor = [v for v in offered if minor_of(v) == minor_of(target) and parse_version(v)]
+    return max(same_minor, key=parse_version) if same_minor else "none"
 
 
 def _revision_of(rev: dict, istio_name: str) -> bool:
@@ -133,7 +188,8 @@ def no_installplan_to_other_minor(view, profile: Profile) -> list[Finding]:
     return findings
 
 
-GATE_RULES = (target_is_newer_patch, no_inactive_revision_pending, no_installplan_to_other_minor)
+GATE_RULES = (target_is_newer_patch, target_is_offered, no_inactive_revision_pending, no_installplan_to_other_minor)
+TARGETED_RULES = (target_is_newer_patch, target_is_offered)   # rules that take the target as an argument
 
 
 # -- notes --------------------------------------------------------------------------------------
@@ -146,8 +202,11 @@ def offered_versions(crd: dict | None) -> list[str] | None:
     return None
 
 
-@reads("subscriptions", "customresourcedefinitions", "istios")
+@reads("subscriptions", "customresourcedefinitions", "istios", "installplans")
 def arrival_note(view, profile: Profile, target: str) -> str:
+    """How the target reaches the mesh, without advice the profile forbids: the runbook's Istio
+    follows an alias (v1.28-latest, "follows patches within 1.28"), so the operator moves it, and
+    pinning spec.version would fail test_sail_cr_spec_as_profiled."""
     csv = installed_csv(view, profile) or "(unknown)"
     offered = offered_versions(view.get("customresourcedefinitions", ISTIO_CRD))
     if offered is None:
@@ -155,15 +214,23 @@ def arrival_note(view, profile: Profile, target: str) -> str:
     spec_version = dig(_istio(view, profile) or {}, "spec.version", "")
     alias = spec_version if spec_version.endswith("-latest") else ""
     if target in offered:
-        how = f"set Istio {profile.istio.name} spec.version: {target}" + (f" (it follows {alias} now)" if alias else "")
-        return f"{target} is already offered by the installed operator {csv} (the Istio CRD's spec.version enum accepts it): {how}."
-    newest = [v for v in offered if minor_of(v) == minor_of(target) and parse_version(v)]
-    newest_text = max(newest, key=parse_version) if newest else "none"
-    follow = (f"; Istio {profile.istio.name} follows {alias}, so the operator update alone rolls the mesh to the new "
-              f"operator's newest {minor_of(target)} patch, which may be past {target} (pin spec.version: {target} to stop there)"
-              if alias else "")
-    return (f"{target} arrives only after an operator update; installed CSV {csv} does not offer it "
-            f"(newest {minor_of(target) or '?'} release in the Istio CRD's spec.version enum: {newest_text}){follow}.")
+        if alias:
+            return (f"{target} is offered by the installed operator {csv}. Istio {profile.istio.name} follows {alias} (as "
+                    f"profiled): the operator resolves it to its newest {minor_of(target)} release "
+                    f"{_newest(offered, target)} by itself; keep the alias.")
+        return (f"{target} is offered by the installed operator {csv}: set Istio {profile.istio.name} spec.version: "
+                f"{target} and the profile's istio.version in the same change.")
+    pending = pending_update(view, profile)
+    if pending is None:
+        return f"{target} cannot arrive: neither {csv} nor any pending InstallPlan offers it."
+    plan, planned = pending
+    follows = (f"Istio {profile.istio.name} follows {alias}, so approving it rolls the mesh to that release's newest "
+               f"{minor_of(target)} patch" if alias else f"then set Istio {profile.istio.name} spec.version: {target}")
+    return (f"{target} is not offered by the installed {csv} (newest {minor_of(target)} release: "
+            f"{_newest(offered, target)}); it can arrive only with InstallPlan {meta(plan).get('namespace')}/{name(plan)} "
+            f"({planned}, approval {dig(plan, 'spec.approval', '?')}). {follows}. The gate cannot read which patch that "
+            f"bundle ships before it is approved: confirm {target} in {planned}'s release notes, and move the profile's "
+            f"operator pin to it in the same change.")
 
 
 @reads("subscriptions")
