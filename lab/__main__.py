@@ -74,7 +74,7 @@ def up(args) -> int:
         slot = seed.free_slot(args.nodes)
         api_url = cp.start(paths, procs, seed.node_ips(args.nodes, slot))
         api = Api(paths.kubeconfig)
-        crds.install(api, crd_docs)
+        crds.save_names(paths.crd_names, crds.install(api, crd_docs))
         seed.seed(api, nodes=args.nodes, extra_tenants=args.extra_tenants, slot=slot,
                   extra_namespaces=args.extra_namespaces)
         seed.save_params(paths.seed_params, args.nodes, args.extra_tenants, slot, args.extra_namespaces)

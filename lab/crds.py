@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import tenacity
 import yaml
 
@@ -16,6 +18,8 @@ from lab.kubeapi import Api, ApiException
 from lab.paths import crds_dir
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+# Names and metadata only: the full list is megabytes (the CSV and Istio CRDs are 700-800 KB each).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 ESTABLISH_WAIT_S = 60
 
 WHERE_TO_GET = (
@@ -68,3 +72,28 @@ def established(api: Api) -> set[str]:
     return {c["metadata"]["name"] for c in api.get(CRD_PATH).get("items", [])
             if any(cond["type"] == "Established" and cond["status"] == "True"
                    for cond in c.get("status", {}).get("conditions", []))}
+
+
+def save_names(path: Path, names: list[str]) -> None:
+    path.write_text(json.dumps(sorted(names)) + "\n")
+
+
+def restore_missing(api: Api, names_file: Path) -> list[str]:
+    """Recreates the twin's CRDs a person or a fault deleted (their objects went with them; reset
+    recreates those next). A CRD still being deleted is waited for: the API server's
+    customresourcecleanup finalizer removes its objects first, then the CRD."""
+    try:
+        wanted = set(json.loads(names_file.read_text()))
+    except (OSError, ValueError):
+        return []  # a lab from before this file existed: nothing recorded to restore
+    live = {m["metadata"]["name"]: m for m in api.request("GET", CRD_PATH, accept=METADATA_ONLY).get("items", [])}
+    missing = {n for n in wanted if n not in live or live[n]["metadata"].get("deletionTimestamp")}
+    if not missing:
+        return []
+    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(ESTABLISH_WAIT_S),
+                                     wait=tenacity.wait_fixed(0.2), reraise=True):
+        with attempt:
+            going = [n for n in missing if api.get_or_none(f"{CRD_PATH}/{n}") is not None]
+            if going:
+                raise TimeoutError(f"CRDs still being deleted after {ESTABLISH_WAIT_S} s: {sorted(going)}")
+    return install(api, [c for c in load() if c["metadata"]["name"] in missing])

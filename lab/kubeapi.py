@@ -104,10 +104,10 @@ class Api:
         self.client.close()
 
     def request(self, method: str, path: str, body=None, query: dict | None = None,
-                content_type: str = "application/json"):
+                content_type: str = "application/json", accept: str = "application/json"):
         return self.client.call_api(
             path, method, query_params=list((query or {}).items()),
-            header_params={"Accept": "application/json", "Content-Type": content_type},
+            header_params={"Accept": accept, "Content-Type": content_type},
             body=body, response_type="object", auth_settings=["BearerToken"],
             _return_http_data_only=True, _preload_content=True)
 

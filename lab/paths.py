@@ -40,6 +40,7 @@ class LabPaths:
         self.audit_log = self.root / "logs" / "audit.log"
         self.baseline = self.root / "twin-baseline.json"
         self.seed_params = self.root / "twin-params.json"
+        self.crd_names = self.root / "twin-crds.json"   # the CRDs installed at `up`, restored by reset
 
     def binary(self, name: str) -> Path:
         return BIN_DIR / name

@@ -13,7 +13,7 @@ import json
 
 import tenacity
 
-from lab import seed
+from lab import crds, seed
 from lab.kubeapi import KINDS, Api, ApiException, kind_of
 from lab.paths import LabPaths
 
@@ -206,8 +206,8 @@ def reset(api: Api, paths: LabPaths) -> int:
     desired = {seed.key(o): o for o in seed.render(params["nodes"], params["extra_tenants"], slot=params.get("slot", 0),
                                                       extra_namespaces=params.get("extra_namespaces", 0))}
     baseline = _load_baseline(paths)
+    changes = len(crds.restore_missing(api, paths.crd_names))  # first: the kinds must be served again
     live = snapshot(api)
-    changes = 0
 
     # 1. Delete what the twin does not have: contents first, then namespaces (finalized).
     extras = [o for k, o in live.items() if k not in desired]

@@ -4,6 +4,7 @@ exactly (a normalized dump of every twin object compared before and after)."""
 from __future__ import annotations
 
 import pytest
+import tenacity
 
 from lab import faults, reconcile
 from lab.kubeapi import Api
@@ -400,6 +401,19 @@ def test_reset_undoes_changes_made_by_hand(lab, api, healthy):
     assert reconcile.normalized_dump(api) == healthy
     istiod = api.get("/apis/apps/v1/namespaces/istio-system/deployments/istiod")
     assert istiod["status"]["observedGeneration"] == istiod["metadata"]["generation"]
+
+
+def test_reset_restores_a_deleted_gateway_api_crd(lab, api, healthy):
+    """A person deletes a Gateway API CRD (the API server deletes the waypoint and ingress Gateways
+    with it): reset reinstalls the CRD, then recreates the Gateways and re-points their owners."""
+    crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io"
+    api.delete(crd)
+    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(30), wait=tenacity.wait_fixed(0.2), reraise=True):
+        with attempt:
+            assert api.get_or_none(crd) is None
+    assert faults.reset(lab.kubeconfig) > 0
+    assert reconcile.normalized_dump(api) == healthy
+    assert "Gateway/apps-team-x/waypoint" in healthy
 
 
 def _added_by_hand() -> list[dict]:
