@@ -19,7 +19,7 @@ def test_csv_succeeded(conform, operator):
     conform(checks.operator.csv_succeeded, operator)
 
 
-@pytest.mark.reads("subscriptions")
+@pytest.mark.reads("subscriptions", "installplans")
 def test_operator_version_pinned(conform, operator):
     """The installed CSV is the version the runbook pins (a plan awaiting approval does not count)"""
     conform(checks.operator.csv_version_pinned, operator)

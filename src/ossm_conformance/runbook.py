@@ -80,8 +80,13 @@ SIDECAR_TENANT = "Label the namespace istio-injection=enabled and remove istio.i
 MISSING_NAMESPACE = "Create the tenant namespace from platform-gitops, or correct the profile."
 
 # -- operator, CRDs, control plane, data plane (Validation section) ---------------------------
-OPERATOR = ("oc -n openshift-operators get sub,csv | grep -i servicemesh; the operator is installed from the "
-            "mirrored app-catalog, pinned by version, before the operand CRs (sync-wave 8).")
+def operator(package: str, namespace: str = "openshift-operators") -> str:
+    """The runbook's operator check ("oc -n openshift-operators get sub,csv | grep -i servicemesh"),
+    for the operator at hand (kiali-ossm's CSVs are kiali-operator.*, so grep its own name)."""
+    word = "servicemesh" if package.startswith("servicemesh") else package.split("-")[0]
+    return (f"oc -n {namespace} get sub,csv | grep -i {word}; the operator is installed from the mirrored "
+            "app-catalog, pinned by version, before the operand CRs (sync-wave 8).")
+
 OPERATOR_PIN = ("Both operators are mirrored into the cluster's app-catalog and pinned by version (runbook: "
                 "servicemeshoperator3 stable, kiali-ossm OSSM v2.22.2): set installPlanApproval: Manual, approve only "
                 "the pinned version's InstallPlan, and update the profile's pin together with the runbook.")

@@ -1,7 +1,7 @@
 """Operator checks: Subscription, CSV (copies ignored), operator Deployment."""
 
 import pytest
-from objects import broken, CSV, PROFILE, cond, find, healthy, remove, run, text
+from objects import broken, CSV, PROFILE, cond, find, healthy, obj, remove, run, text
 
 from ossm_conformance.checks import operator
 
@@ -114,6 +114,32 @@ def test_version_drift_from_the_pin_fails():
     assert "installedCSV kiali-operator.v2.22.2 (the runbook's pin)" in text(findings)
     assert "actual:   installedCSV kiali-operator.v2.23.0" in text(findings)
     assert "pinned by version" in findings[0].fix
+    assert "installed by" not in findings[0].actual   # no plan left that lists it (OLM keeps 5)
+
+
+def test_version_drift_names_the_plan_someone_approved():
+    c = healthy()
+    _kiali(c)["spec"]["installPlanApproval"] = "Manual"
+    _kiali(c)["status"].update(installedCSV="kiali-operator.v2.22.3", currentCSV="kiali-operator.v2.22.3",
+                               installPlanRef={"name": "install-kx4m2", "namespace": "openshift-operators"})
+    c.setdefault("installplans", []).append(obj("installplans", "install-kx4m2", "openshift-operators",
+                                                spec={"approval": "Manual", "approved": True,
+                                                      "clusterServiceVersionNames": ["kiali-operator.v2.22.3"]},
+                                                status={"phase": "Complete"}))
+    findings = run(operator.csv_version_pinned, c, KIALI)
+    assert ("installed by InstallPlan openshift-operators/install-kx4m2 (approval Manual, approved true, phase Complete)"
+            in findings[0].actual)
+    assert "grep -i kiali" in run(operator.subscription_at_latest, _missing_kiali(c), KIALI)[0].fix
+
+
+def _missing_kiali(c):
+    c["subscriptions"] = [s for s in c["subscriptions"] if s["spec"].get("name") != "kiali-ossm"]
+    return c
+
+
+def test_version_drift_from_the_pin_fails_even_with_a_plan_pending():
+    c = healthy()
+    _kiali(c)["status"].update(installedCSV="kiali-operator.v2.23.0", currentCSV="kiali-operator.v2.23.0")
     # a plan awaiting approval does not excuse a drifted install
     _awaiting_approval(c, "kiali-operator.v2.23.1")
     assert operator.awaiting_approval(_kiali(c), KIALI) is None

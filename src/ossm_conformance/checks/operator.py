@@ -24,7 +24,7 @@ _SUBSCRIPTION_CONVERGING_STATES = ("", "UpgradeAvailable")
 
 def _missing_subscription(op: Operator) -> Finding:
     return Finding(f"Subscription {op.namespace}/{op.package}",
-                   f"a Subscription to package {op.package} in {op.namespace}", "none found", runbook.OPERATOR)
+                   f"a Subscription to package {op.package} in {op.namespace}", "none found", runbook.operator(op.package, op.namespace))
 
 
 def pinned_csv(op: Operator) -> str | None:
@@ -76,7 +76,7 @@ def subscription_at_latest(view, op: Operator) -> list[Finding]:
     findings = []
     channel = dig(sub, "spec.channel")
     if channel != op.channel:
-        findings.append(Finding(obj, f"spec.channel {op.channel}", f"spec.channel {channel}", runbook.OPERATOR))
+        findings.append(Finding(obj, f"spec.channel {op.channel}", f"spec.channel {channel}", runbook.operator(op.package, op.namespace)))
     state = dig(sub, "status.state", "")
     settling = state in _SUBSCRIPTION_CONVERGING_STATES
     installed, current = dig(sub, "status.installedCSV"), dig(sub, "status.currentCSV")
@@ -84,21 +84,21 @@ def subscription_at_latest(view, op: Operator) -> list[Finding]:
         if state != "AtLatestKnown":
             findings.append(Finding(obj, "status.state AtLatestKnown (or UpgradePending awaiting a Manual approval "
                                          "while the pinned CSV runs)", f"status.state {state or '(empty)'}",
-                                    runbook.OPERATOR, settling=settling))
+                                    runbook.operator(op.package, op.namespace), settling=settling))
         if not installed or installed != current:
             findings.append(Finding(obj, "status.installedCSV == status.currentCSV",
-                                    f"installedCSV={installed}, currentCSV={current}", runbook.OPERATOR, settling=settling))
+                                    f"installedCSV={installed}, currentCSV={current}", runbook.operator(op.package, op.namespace), settling=settling))
     if problem := _catalog_problem(sub):
         findings.append(Finding(obj, f"its own catalog {dig(sub, 'spec.sourceNamespace')}/{dig(sub, 'spec.source')} healthy",
                                 problem, runbook.CATALOG))
     prefix = (op.csv_prefix or op.package) + ".v"
     if installed and not installed.startswith(prefix):
-        findings.append(Finding(obj, f"an installed CSV named {prefix}X.Y.Z", f"installedCSV={installed}", runbook.OPERATOR))
+        findings.append(Finding(obj, f"an installed CSV named {prefix}X.Y.Z", f"installedCSV={installed}", runbook.operator(op.package, op.namespace)))
     for cond in dig(sub, "status.conditions", []) or []:
         if cond.get("type") in _BLOCKING_SUBSCRIPTION_CONDITIONS and cond.get("status") == "True":
             findings.append(Finding(obj, f"condition {cond['type']} False or absent",
                                     f"{cond['type']}=True ({cond.get('reason', '')}: {cond.get('message', '')})",
-                                    runbook.OPERATOR))
+                                    runbook.operator(op.package, op.namespace)))
     return findings
 
 
@@ -110,23 +110,37 @@ def csv_succeeded(view, op: Operator) -> list[Finding]:
     installed = dig(sub, "status.installedCSV")
     if not installed:
         return [Finding(f"Subscription {op.namespace}/{sub['metadata']['name']}", "status.installedCSV set",
-                        "no CSV installed yet", runbook.OPERATOR, settling=dig(sub, "status.state", "") == "")]
+                        "no CSV installed yet", runbook.operator(op.package, op.namespace), settling=dig(sub, "status.state", "") == "")]
     obj = f"ClusterServiceVersion {op.namespace}/{installed}"
     csv = view.get("clusterserviceversions", installed, op.namespace)
     # A copy (AllNamespaces operators are copied into every namespace) says nothing about the install.
     if csv is None or "olm.copiedFrom" in labels(csv) or dig(csv, "status.reason") == "Copied":
         return [Finding(obj, f"the CSV {installed} installed in {op.namespace}", "not found (only copies, if any)",
-                        runbook.OPERATOR)]
+                        runbook.operator(op.package, op.namespace))]
     phase, reason = dig(csv, "status.phase", ""), dig(csv, "status.reason", "")
     if phase == "Succeeded" and reason == "InstallSucceeded":
         return []
     message = dig(csv, "status.message", "")
     return [Finding(obj, "status.phase Succeeded, status.reason InstallSucceeded",
                     f"phase {phase or '(empty)'}, reason {reason or '(empty)'}" + (f": {message}" if message else ""),
-                    runbook.OPERATOR, settling=phase in _CSV_CONVERGING_PHASES)]
+                    runbook.operator(op.package, op.namespace), settling=phase in _CSV_CONVERGING_PHASES)]
 
 
-@reads("subscriptions")
+def _installed_by(view, sub: dict, csv: str) -> str:
+    """Which InstallPlan put `csv` there, and whether someone approved it: the Subscription's
+    installPlanRef when it lists the CSV, else any plan of the namespace that does (OLM may have
+    garbage-collected it: then nothing is said)."""
+    ns = sub["metadata"].get("namespace", "")
+    plans = [p for p in view.list("installplans", ns) if csv in (dig(p, "spec.clusterServiceVersionNames", []) or [])]
+    ref = dig(sub, "status.installPlanRef.name")
+    plan = next((p for p in plans if p["metadata"]["name"] == ref), plans[0] if plans else None)
+    if plan is None:
+        return ""
+    return (f"; installed by InstallPlan {ns}/{plan['metadata']['name']} (approval {dig(plan, 'spec.approval', '?')}, "
+            f"approved {str(dig(plan, 'spec.approved', False)).lower()}, phase {dig(plan, 'status.phase', '?')})")
+
+
+@reads("subscriptions", "installplans")
 def csv_version_pinned(view, op: Operator) -> list[Finding]:
     """The installed CSV is the version the runbook pins (kiali-ossm v2.22.2; servicemeshoperator3
     at the release the cluster is meant to run). Healthy: installedCSV == <prefix>.v<version>,
@@ -141,10 +155,11 @@ def csv_version_pinned(view, op: Operator) -> list[Finding]:
     if installed == wanted:
         return []
     return [Finding(f"Subscription {op.namespace}/{sub['metadata']['name']}", f"installedCSV {wanted} (the runbook's pin)",
-                    f"installedCSV {installed or '(none)'} (installPlanApproval {dig(sub, 'spec.installPlanApproval', '?')})",
+                    f"installedCSV {installed or '(none)'} (installPlanApproval {dig(sub, 'spec.installPlanApproval', '?')}"
+                    f"{_installed_by(view, sub, installed) if installed else ''})",
                     runbook.OPERATOR_PIN)]
 
 
 @reads("deployments")
 def operator_deployment_available(view, op: Operator) -> list[Finding]:
-    return deployment_available(view, op.deployment, op.namespace, runbook.OPERATOR)
+    return deployment_available(view, op.deployment, op.namespace, runbook.operator(op.package, op.namespace))
