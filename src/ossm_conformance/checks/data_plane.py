@@ -111,8 +111,10 @@ def daemonset_rolled_out(view, ds_ref: DaemonSetRef) -> list[Finding]:
         uncovered = [name(n) for n in nodes if n not in covered]
         findings.append(Finding(
             obj, f"desiredNumberScheduled == {len(covered)} (the nodes it should cover: {listing(name(n) for n in covered)})",
-            f"desiredNumberScheduled={desired} of {len(nodes)} nodes (not covered: {listing(uncovered)})"
-            + _outage_note(outages), fix, settling=True))
+            f"desiredNumberScheduled={desired}; " + (
+                f"its template leaves out {listing(uncovered)}" if uncovered else
+                f"the template covers all {len(nodes)} nodes, but the DaemonSet controller counts {desired} "
+                "(it has not caught up with a node change yet)") + _outage_note(outages), fix, settling=True))
     return findings
 
 
