@@ -1,0 +1,1 @@
+"""Maintenance scripts of the repository itself (not shipped with the suite)."""
