@@ -1,7 +1,7 @@
 """The floor: what the API server needs to hand over the state the suite must read.
 
 A bare script, no pytest and no suite code on the request path: the same reads as the suite's
-snapshot plan (kube/plan.py, taken from it so the two cannot drift), each listed with the
+snapshot plan (checks/plan.py, taken from it so the two cannot drift), each listed with the
 kubernetes client in the snapshot's pages (kube/snapshot.py PAGE_SIZE), concurrently as the
 snapshot does, and decoded with the snapshot's decoder (kube/decode.py). Its wall time, as a
 process, is what `make bench` compares the suite's wall time with. It prints, per kind, the
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from ossm_conformance.kube.decode import decode_json, decode_page  # noqa: E402
 from ossm_conformance.kube.kinds import KINDS  # noqa: E402 — paths only: pure data
-from ossm_conformance.kube.plan import snapshot_plan  # noqa: E402
+from ossm_conformance.checks.plan import snapshot_plan  # noqa: E402
 from ossm_conformance.kube.snapshot import PAGE_SIZE  # noqa: E402
 from ossm_conformance.profile import load_profile  # noqa: E402
 

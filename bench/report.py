@@ -154,7 +154,7 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "",
         "- **wall time**: the whole `pytest tests_conformance -m \"not mtls\"` process, start to exit (interpreter,",
         "  plugin, preflight, snapshot, collection, every test), as an SRE waits for it.",
-        "- **floor**: `python -m bench.floor`, also a whole process: the snapshot plan's reads (kube/plan.py), listed",
+        "- **floor**: `python -m bench.floor`, also a whole process: the snapshot plan's reads (checks/plan.py), listed",
         "  with the kubernetes client in pages of 500 (kubectl's chunk size, as the snapshot), 8 at a time like the",
         "  snapshot, and decoded with the snapshot's decoder (kube/decode.py); it keeps nothing.",
         "- **decoder**: msgspec, decoding each page straight into the snapshot's projection (kube/projection.py):",

@@ -23,7 +23,7 @@ from . import exitcodes
 from .findings import CouldNotCheck
 from .kube.client import Api, CredentialsError, KubeconfigError, Target, build_api_client
 from .kube.errors import describe
-from .kube.plan import snapshot_plan
+from .checks.plan import snapshot_plan
 from .kube.server_info import kubernetes_version, openshift_version
 from .kube.scope import Scope
 from .kube.snapshot import Snapshot, fetch

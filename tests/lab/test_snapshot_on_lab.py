@@ -4,7 +4,7 @@ big page, and the scope keeps every mesh object while dropping the rest of the c
 from __future__ import annotations
 
 from ossm_conformance.kube.client import Api, build_api_client
-from ossm_conformance.kube.plan import snapshot_plan
+from ossm_conformance.checks.plan import snapshot_plan
 from ossm_conformance.kube.scope import Scope, profile_namespaces
 from ossm_conformance.kube.snapshot import fetch
 from ossm_conformance.profile import load_profile

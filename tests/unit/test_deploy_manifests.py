@@ -1,7 +1,7 @@
 """deploy/rbac.yaml grants reads on exactly what the snapshot plan reads, and writes only probe pods.
 
 The live proof (the suite passing under this account, the authorizer refusing writes) is
-tests/lab/test_deploy_rbac.py; this keeps the manifest and kube/plan.py from drifting apart.
+tests/lab/test_deploy_rbac.py; this keeps the manifest and checks/plan.py from drifting apart.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from ossm_conformance.kube.kinds import KINDS
-from ossm_conformance.kube.plan import snapshot_plan
+from ossm_conformance.checks.plan import snapshot_plan
 from ossm_conformance.mtls.options import DEFAULT_PROBE_NAMESPACE
 from ossm_conformance.profile import load_profile
 

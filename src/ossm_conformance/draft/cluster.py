@@ -14,7 +14,7 @@ from ..checks import _mesh
 from ..checks._k8s import name
 from ..findings import CouldNotCheck
 from ..kube.client import Api
-from ..kube.plan import NOT_COPIED
+from ..checks.plan import NOT_COPIED
 from ..kube.snapshot import Read, Snapshot, fetch
 from ..mtls import probes, prometheus
 from ..mtls.observation import Observation, from_scrapes

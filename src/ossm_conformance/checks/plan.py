@@ -7,9 +7,9 @@ the handful of CRDs the suite inspects (all CRDs of an OpenShift cluster weigh m
 
 from __future__ import annotations
 
-from ..checks.crds import GATEWAY_API_CRDS, SAIL_CRDS as CHECKED_SAIL_CRDS
+from ..kube.snapshot import Read
 from ..profile import Profile
-from .snapshot import Read
+from .crds import GATEWAY_API_CRDS, SAIL_CRDS as CHECKED_SAIL_CRDS
 
 CLUSTER_WIDE = (
     "namespaces", "nodes", "pods", "services", "deployments", "daemonsets", "networkpolicies",
