@@ -39,7 +39,7 @@ import urllib3
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
-from ..reporting.redact import redact_text
+from ..redact import redact_text
 from . import exec_credential
 
 # Keys holding a file path, per stanza (client-go clientcmd `ResolvePaths`).

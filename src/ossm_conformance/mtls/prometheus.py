@@ -17,7 +17,7 @@ from urllib3.util.retry import Retry
 
 from ..findings import CouldNotCheck
 from ..kube.errors import OBJECT_REPR
-from ..reporting.redact import redact_text
+from ..redact import redact_text
 from .observation import COUNTERS, Observation, SeriesDelta, Ztunnel
 from .probe_program import TCP_LABELS
 

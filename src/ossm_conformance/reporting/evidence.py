@@ -7,7 +7,7 @@ import json
 import yaml
 
 from .history import object_ref, state_digest
-from .redact import redact_object, redact_text
+from ..redact import redact_object, redact_text
 
 try:
     import allure

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .redact import redact_text
+from ..redact import redact_text
 from .summary import Result
 
 KEEP_RUNS = 60             # two months of nightlies; the oldest points are dropped
