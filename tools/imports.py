@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("ossm_conformance", "ossm_conformance.profile", "ossm_conformance.findings",
                "ossm_conformance.versions", "ossm_conformance.runbook", "ossm_conformance.exitcodes",
                "ossm_conformance.redact")),
-    ("kube", ("ossm_conformance.kube", "ossm_conformance.views")),
+    ("kube", ("ossm_conformance.kube")),
     ("checks", ("ossm_conformance.checks", "ossm_conformance.facts")),
     ("mtls", ("ossm_conformance.mtls",)),
     ("suite", ("ossm_conformance.plugin", "ossm_conformance.params", "ossm_conformance.gate",

@@ -17,7 +17,7 @@ from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
 from field_access import tracked_snapshot
 from ossm_conformance.params import PARAMS
 from ossm_conformance.profile import load_profile
-from ossm_conformance.views import DeclaredView
+from ossm_conformance.kube.views import DeclaredView
 
 PROFILE = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "spoke-dc-v6.yaml")
 TENANTS = ("bank-employees-jboss-chat", "ossm3-demo", "apps-team-x")
