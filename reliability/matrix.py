@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab import faults as lab_faults
-from tests.lab.suite_runner import SuiteRun, run_suite
+from lab.suite_runner import SuiteRun, lab_options, run_suite
 
 from . import identity
 from .fault import Fault, LabContext
@@ -55,8 +55,7 @@ class Cell:
 
 def suite_args(lab: LabContext) -> list[str]:
     # Short windows: the lab's counters tick every second and its faults are stable.
-    return ["--mtls-source", "both", "--prometheus-url", lab.prometheus_url,
-            "--mtls-window", "3", "--settle-timeout", f"{SETTLE_TIMEOUT:g}",
+    return [*lab_options(lab.prometheus_url), "--mtls-window", "3", "--settle-timeout", f"{SETTLE_TIMEOUT:g}",
             "--request-timeout", f"{REQUEST_TIMEOUT:g}"]
 
 

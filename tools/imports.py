@@ -70,7 +70,7 @@ def unit_of(module: str) -> str | None:
 
 def imported_modules(path: Path) -> set[str]:
     """Dotted names a file imports: relative imports resolved, bare sibling imports (tests/lab's
-    `from suite_runner import ...`, found through pytest's rootdir insertion) included."""
+    `from lab_helpers import ...`, found through pytest's rootdir insertion) included."""
     tree = ast.parse(path.read_text(), str(path))
     here = module_name(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]

@@ -14,7 +14,7 @@ import yaml
 
 from lab.certs import Authority
 from ossm_conformance import exitcodes
-from suite_runner import REPO, assert_one_clear_line, run_suite
+from lab.suite_runner import REPO, assert_one_clear_line, run_suite
 
 pytestmark = pytest.mark.lab
 PROFILE = REPO / "profiles" / "spoke-dc-v6.yaml"

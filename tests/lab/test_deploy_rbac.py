@@ -11,7 +11,7 @@ from lab.kubeapi import Api
 from lab_helpers import SA_NAME, SA_NS, service_account_may
 from ossm_conformance import exitcodes
 from ossm_conformance.kube.kinds import KINDS
-from suite_runner import run_suite
+from lab.suite_runner import run_suite
 
 pytestmark = pytest.mark.lab
 TENANT = "bank-employees-jboss-chat"

@@ -18,7 +18,7 @@ from ossm_conformance.versions import parse_version
 
 from lab import faults, seed
 from lab.kubeapi import Api as Api_lab
-from suite_runner import REPO, run_suite
+from lab.suite_runner import REPO, run_suite
 
 pytestmark = pytest.mark.lab
 PROFILE = load_profile(REPO / "profiles" / "spoke-dc-v6.yaml")

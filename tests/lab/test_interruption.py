@@ -15,7 +15,7 @@ import tenacity
 
 from ossm_conformance import exitcodes
 from ossm_conformance.mtls import pod_spec
-from suite_runner import REPO, run_suite, suite_command
+from lab.suite_runner import REPO, run_suite, suite_command
 
 pytestmark = pytest.mark.lab
 # A long window keeps the probe pods running while the test signals the run.
@@ -32,7 +32,7 @@ def probe_pods(api) -> list[dict]:
 
 
 def start_run_and_wait_for_probes(lab, api, tmp_path, args=LONG_PROBE) -> tuple[subprocess.Popen, list[dict]]:
-    proc = subprocess.Popen(suite_command(lab.kubeconfig, tmp_path / "junit-background.xml", *args), cwd=REPO,
+    proc = subprocess.Popen(suite_command(lab.kubeconfig, *args, junit=tmp_path / "junit-background.xml"), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(90), wait=tenacity.wait_fixed(0.3),

@@ -23,7 +23,7 @@ import yaml
 
 from ossm_conformance import exitcodes
 from ossm_conformance.kube.client import Api, build_api_client
-from suite_runner import assert_one_clear_line, run_suite
+from lab.suite_runner import assert_one_clear_line, run_suite
 
 pytestmark = pytest.mark.lab
 # The CRD checks: a real suite run that reads the cluster, in a couple of seconds.

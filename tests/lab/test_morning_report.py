@@ -37,7 +37,7 @@ from prometheus_client.exposition import delete_from_gateway, push_to_gateway
 from browser import render_until
 from lab import faults
 from lab.paths import REPO
-from suite_runner import SuiteRun, run_suite
+from lab.suite_runner import SuiteRun, run_suite
 
 pytestmark = pytest.mark.lab
 

@@ -14,7 +14,7 @@ import yaml
 
 from lab import faults
 from ossm_conformance import exitcodes
-from suite_runner import SuiteRun, run_suite
+from lab.suite_runner import SuiteRun, run_suite
 
 pytestmark = pytest.mark.lab
 FAULT = "ztunnel-rbac-missing"

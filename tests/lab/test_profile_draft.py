@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from lab import faults
 from ossm_conformance import exitcodes
 from ossm_conformance.profile import Profile, load_profile
-from suite_runner import REPO, run_suite
+from lab.suite_runner import REPO, run_suite
 
 pytestmark = pytest.mark.lab
 SHIPPED = REPO / "profiles" / "spoke-dc-v6.yaml"

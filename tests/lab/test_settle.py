@@ -11,7 +11,7 @@ import time
 import pytest
 
 from lab import faults
-from suite_runner import REPO, run_suite, suite_command
+from lab.suite_runner import REPO, run_suite, suite_command
 
 pytestmark = pytest.mark.lab
 
@@ -34,7 +34,7 @@ def test_settling_failures_share_one_deadline(lab, twin, tmp_path):
 def test_a_state_that_converges_within_the_deadline_passes(lab, twin, tmp_path):
     faults.apply(FAULT, lab.kubeconfig)
     junit = tmp_path / "junit.xml"
-    proc = subprocess.Popen(suite_command(lab.kubeconfig, junit, "-m", "not mtls", "--settle-timeout", "40"),
+    proc = subprocess.Popen(suite_command(lab.kubeconfig, "-m", "not mtls", "--settle-timeout", "40", junit=junit),
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(4)  # the run has taken its snapshot (the fault is in it) and waits on the first finding

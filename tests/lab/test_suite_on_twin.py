@@ -18,7 +18,7 @@ import yaml
 
 from lab import faults
 from ossm_conformance.mtls import pod_spec
-from suite_runner import run_suite
+from lab.suite_runner import lab_options, run_suite
 
 pytestmark = pytest.mark.lab
 
@@ -43,8 +43,7 @@ OBSERVED = {
 
 def _suite_args(lab) -> list[str]:
     # Short window and settle: the lab's counters tick every second and its faults are stable.
-    return ["--mtls-source", "both", "--prometheus-url", lab.env["LAB_PROMETHEUS_URL"],
-            "--mtls-window", "3", "--settle-timeout", "2"]
+    return [*lab_options(lab.env["LAB_PROMETHEUS_URL"]), "--mtls-window", "3", "--settle-timeout", "2"]
 
 
 def _expected_failures(name: str) -> set[str]:

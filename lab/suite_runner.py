@@ -1,6 +1,10 @@
-"""Run the conformance suite against a lab the way a user does (a pytest subprocess) and read
-its verdicts back from the JUnit report: exit code, outcome per test id, and the output; and
-whether bad input ended it with one clear line."""
+"""The one way anything here runs the conformance suite: a pytest subprocess, as a user types it.
+
+Used by the lab self-tests (tests/lab), bench, reliability and `make demo`:
+    python -m lab.suite_runner [pytest options]    # the suite against the lab in $OSSM_LAB_DIR
+`run_suite` reads the verdicts back from the JUnit report: exit code, outcome per test id, and the
+output; `assert_one_clear_line` whether bad input ended it with one clear line.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from .paths import REPO, LabPaths
+
+SUITE_DIR = "tests_conformance"
 _PYTEST_ECHO = re.compile(r"^(! _pytest\.outcomes\.Exit: |Exit: )|( !)$")
 
 
@@ -28,17 +34,25 @@ class SuiteRun:
         return {t for t, o in self.outcomes.items() if o == outcome}
 
 
-def suite_command(kubeconfig: Path | None, junit: Path, *args: str) -> list[str]:
-    """The suite's command line as a user types it (also for callers that need a Popen).
-    kubeconfig None: no --kubeconfig, so KUBECONFIG (or ~/.kube/config) decides, as for kubectl."""
+def suite_command(kubeconfig: Path | None, *args: str, junit: Path | None = None, quiet: bool = True) -> list[str]:
+    """The suite's command line as a user types it (also for callers that need a Popen), run from
+    the repository's root. kubeconfig None: no --kubeconfig, so KUBECONFIG (or ~/.kube/config)
+    decides, as for kubectl."""
     where = ["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else []
-    return [sys.executable, "-m", "pytest", "tests_conformance", *where,
-            "-p", "no:cacheprovider", "--junitxml", str(junit), "-q", *args]
+    report = ["--junitxml", str(junit)] if junit is not None else []
+    return [sys.executable, "-m", "pytest", SUITE_DIR, *where, "-p", "no:cacheprovider", *report,
+            *(["-q"] if quiet else []), *args]
+
+
+def lab_options(prometheus_url: str) -> list[str]:
+    """What the suite needs to judge the lab's mTLS from both sources: the probe, and the lab's
+    Prometheus (LAB_PROMETHEUS_URL in the lab's env file). The window and settle time are the caller's."""
+    return ["--mtls-source", "both", "--prometheus-url", prometheus_url]
 
 
 def run_suite(kubeconfig: Path | None, tmp: Path, *args: str, timeout: float = 600, env: dict | None = None) -> SuiteRun:
     junit = tmp / f"junit-{len(list(tmp.glob('junit-*.xml')))}.xml"
-    proc = subprocess.run(suite_command(kubeconfig, junit, *args), cwd=REPO, capture_output=True, text=True,
+    proc = subprocess.run(suite_command(kubeconfig, *args, junit=junit), cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
     run = SuiteRun(proc.returncode, output=proc.stdout + proc.stderr)
     if junit.exists():
@@ -76,3 +90,17 @@ def assert_one_clear_line(run: SuiteRun, code: int, *fragments: str) -> str:
     for fragment in fragments:
         assert re.search(fragment, lines[0]), f"{fragment!r} not in {lines[0]!r}"
     return lines[0]
+
+
+def main(argv: list[str]) -> None:
+    """`make demo`: the suite against the lab in $OSSM_LAB_DIR, in this process (its exit status is
+    the suite's), with the pytest options given."""
+    from .control_plane import read_env
+
+    paths = LabPaths()
+    command = suite_command(paths.kubeconfig, *lab_options(read_env(paths)["LAB_PROMETHEUS_URL"]), *argv, quiet=False)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
