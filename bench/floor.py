@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import kubernetes.client
 import kubernetes.config
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
-
-from ossm_conformance.kube.decode import decode_json, decode_page  # noqa: E402
-from ossm_conformance.kube.kinds import KINDS  # noqa: E402 — paths only: pure data
-from ossm_conformance.checks.plan import snapshot_plan  # noqa: E402
-from ossm_conformance.kube.snapshot import PAGE_SIZE  # noqa: E402
-from ossm_conformance.profile import load_profile  # noqa: E402
+from ossm_conformance.checks.plan import snapshot_plan
+from ossm_conformance.kube.decode import decode_json, decode_page
+from ossm_conformance.kube.kinds import KINDS  # paths only: pure data
+from ossm_conformance.kube.snapshot import PAGE_SIZE
+from ossm_conformance.profile import load_profile
 
 USER_AGENT = "ossm-bench-floor/1"  # the audit log tells the floor's requests from the suite's
 WORKERS = 8                        # the snapshot's concurrency (kube/snapshot.py fetch)

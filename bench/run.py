@@ -32,10 +32,9 @@ import tenacity
 
 from bench import padding, profile_gen, report
 from bench.scenario import BenchError, Measured, Twin, limited_run, run_all, served
+from ossm_conformance.mtls.pod_spec import ENDPOINTS_PER_PROBE
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
-from ossm_conformance.mtls.pod_spec import ENDPOINTS_PER_PROBE  # noqa: E402
 
 SMALL_TENANTS = 10           # "at 10 tenants": the base twin's profiled tenants plus a few generated
 DOC = REPO / "docs" / "performance.md"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import audit
+from lab.suite_runner import suite_command as lab_suite_command
 
 REPO = Path(__file__).resolve().parent.parent
 # The lab's counters tick every second: a short window is evidence enough there (Makefile LAB_SUITE_OPTS).
@@ -109,8 +110,7 @@ def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True, c
 
 
 def suite_command(twin: Twin, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "tests_conformance", "--kubeconfig", str(twin.kubeconfig),
-            "--profile", str(twin.profile), "-q", *extra]
+    return lab_suite_command(twin.kubeconfig, "--profile", str(twin.profile), *extra)
 
 
 def floor_command(twin: Twin) -> list[str]:
