@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..checks import _mesh
-from ..checks._k8s import name
+from ..checks.plan import NOT_COPIED
 from ..findings import CouldNotCheck
 from ..kube.client import Api
-from ..checks.plan import NOT_COPIED
+from ..kube.objects import name
 from ..kube.snapshot import Read, Snapshot, fetch
 from ..mtls import probes, prometheus
 from ..mtls.observation import Observation, from_scrapes

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..checks._k8s import labels, name, namespace
 from ..checks import _mesh
+from ..kube.objects import labels, name, namespace
 from ..mtls import evidence, flows, placement
 from ..mtls.observation import Observation
 from ..profile import Edge

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..checks import _mesh
-from ..checks._k8s import dig, labels, meta, name, namespace
+from ..kube.objects import dig, labels, meta, name, namespace
 from ..profile import Edge, IstioCNISpec, IstioSpec, Operator, Profile, Tenant, ZTunnelSpec
 from ..versions import minor_of
 

@@ -8,7 +8,7 @@ When the placement cannot be read, every ztunnel counts (None): never a guess to
 
 from __future__ import annotations
 
-from ..checks._k8s import labels, selector_matches
+from ..kube.objects import labels, selector_matches
 from ..profile import Edge
 
 
