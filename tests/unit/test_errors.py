@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
-import tenacity.nap
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
@@ -99,22 +98,6 @@ class FakeClient:
         if isinstance(step, BaseException):
             raise step
         return SimpleNamespace(data=step)
-
-
-@pytest.fixture
-def naps(monkeypatch):
-    """The waits tenacity would sleep, recorded instead of slept, on a clock they advance (so the
-    retry budget, measured with time.monotonic, is seen to run out)."""
-    slept: list[float] = []
-    clock = [time.monotonic()]
-
-    def nap(seconds: float) -> None:
-        slept.append(seconds)
-        clock[0] += seconds
-
-    monkeypatch.setattr(tenacity.nap.time, "sleep", nap)
-    monkeypatch.setattr(tenacity.nap.time, "monotonic", lambda: clock[0])
-    return slept
 
 
 def test_a_429_waits_at_least_its_retry_after_then_succeeds(naps):

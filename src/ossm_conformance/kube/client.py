@@ -20,20 +20,13 @@ from email.utils import parsedate_to_datetime
 
 import kubernetes.client
 import kubernetes.config
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential,
-    wait_random,
-)
+from tenacity import RetryCallState, retry_if_exception
 
 from .. import __version__
 from .errors import is_startup_answer, is_transient, is_unreachable, retry_after_seconds
 from .kubeconfig import CredentialsError, KubeconfigError  # noqa: F401 — re-exported for callers
 from .kubeconfig import load as load_kubeconfig
+from .wait import backoff, bounded
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +107,8 @@ class Api:
         return (json.loads(response.data) if response.data else {}), _server_time(response)
 
     def _call(self, method: str, path: str, *, query=None, body=None, raw: bool = False, whole_response: bool = False):
-        retrying = Retrying(
-            stop=stop_before_delay(self.retry_budget) | stop_after_attempt(12),
-            wait=_wait_honouring_retry_after,
-            retry=retry_if_exception(self._worth_retrying),
-            reraise=True,
-            before_sleep=_log_retry,
-        )
+        retrying = bounded(self.retry_budget, retry_if_exception(self._worth_retrying), attempts=12,
+                           wait=_wait_honouring_retry_after, before_sleep=_log_retry)
         for attempt in retrying:
             with attempt:
                 return self._once(method, path, query, body, raw, whole_response)
@@ -166,7 +154,7 @@ def _server_time(response) -> datetime | None:
         return None
 
 
-_backoff = wait_exponential(multiplier=0.5, min=0.5, max=8) + wait_random(0, 0.5)
+_backoff = backoff(first=0.5, longest=8)
 
 
 def _wait_honouring_retry_after(state: RetryCallState) -> float:

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from kubernetes.client.exceptions import ApiException
-from tenacity import Retrying, retry_if_exception, retry_if_exception_type, stop_before_delay, wait_exponential, wait_random
+from tenacity import retry_if_exception, retry_if_exception_type
 
 from ..findings import CouldNotCheck
 from ..kube.client import Api
 from ..kube.errors import describe
+from ..kube.wait import bounded
 from . import pod_spec
 from .parse import Scrape, parse_probe_log
 
@@ -203,8 +204,7 @@ def _admission_not_ready(exc: BaseException) -> bool:
 
 def create_pod(api: Api, body: dict) -> None:
     ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    retrying = Retrying(stop=stop_before_delay(CREATE_SETTLE), wait=wait_exponential(multiplier=0.5, max=4) + wait_random(0, 0.5),
-                        retry=retry_if_exception(_admission_not_ready), reraise=True)
+    retrying = bounded(CREATE_SETTLE, retry_if_exception(_admission_not_ready), longest=4)
     try:
         for attempt in retrying:
             with attempt:
@@ -220,9 +220,7 @@ def create_pod(api: Api, body: dict) -> None:
 def wait_until_finished(api: Api, settings: ProbeSettings, run_id: str, names: list[str]) -> None:
     """One bounded poll over fresh reads until every probe pod has Succeeded."""
     budget = settings.window + settings.timeout
-    retrying = Retrying(stop=stop_before_delay(budget),
-                        wait=wait_exponential(multiplier=0.5, min=0.5, max=5) + wait_random(0, 0.3),
-                        retry=retry_if_exception_type(_NotDone), reraise=True)
+    retrying = bounded(budget, retry_if_exception_type(_NotDone), longest=5, jitter=0.3)
     try:
         for attempt in retrying:
             with attempt:
