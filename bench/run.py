@@ -32,6 +32,7 @@ import tenacity
 
 from bench import padding, profile_gen, report
 from bench.scenario import BenchError, Measured, Twin, limited_run, run_all, served
+from lab.wait import polling
 from ossm_conformance.mtls.pod_spec import ENDPOINTS_PER_PROBE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,8 +77,7 @@ def warm_up(lab_dir: Path, budget: float = 60) -> None:
     rightly retries those, but the retry would then count as a suite request."""
     command = [sys.executable, "-m", "bench.floor", "--kubeconfig", str(lab_dir / "kubeconfig"),
                "--profile", str(profile_gen.BASE_PROFILE)]  # the plan reads the same kinds for every profile
-    retrying = tenacity.Retrying(stop=tenacity.stop_after_delay(budget), wait=tenacity.wait_fixed(0.5),
-                                 retry=tenacity.retry_if_result(lambda code: code != 0))
+    retrying = polling(budget, every=0.5, retry=tenacity.retry_if_result(lambda code: code != 0))
     try:
         retrying(lambda: subprocess.run(command, cwd=REPO, capture_output=True).returncode)
     except tenacity.RetryError:

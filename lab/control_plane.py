@@ -23,6 +23,7 @@ import yaml
 
 from lab import certs
 from lab.paths import CONTEXT, LabPaths
+from lab.wait import polling
 
 ETCD_WAIT_S = 20
 APISERVER_WAIT_S = 60
@@ -81,8 +82,7 @@ def stop(procs: dict[str, dict]) -> list[str]:
     for rec in ours.values():
         _signal(rec["pid"], signal.SIGTERM)
     try:
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(STOP_WAIT_S),
-                                         wait=tenacity.wait_fixed(0.1), reraise=True):
+        for attempt in polling(STOP_WAIT_S, every=0.1):
             with attempt:
                 if any(alive(rec) for rec in ours.values()):
                     raise TimeoutError
@@ -138,10 +138,7 @@ def _wait(what: str, proc: subprocess.Popen, log: Path, seconds: float, probe) -
         probe()
 
     try:
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(seconds),
-                                         wait=tenacity.wait_fixed(0.2),
-                                         retry=tenacity.retry_if_not_exception_type(LabError),
-                                         reraise=True):
+        for attempt in polling(seconds, retry=tenacity.retry_if_not_exception_type(LabError)):
             with attempt:
                 check()
     except LabError:

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from lab.kubeapi import Api, ApiException
 from lab.kubelet_server import KubeletServer
+from lab.wait import until
 
 log = logging.getLogger("lab.node_agent")
 
@@ -447,9 +448,10 @@ class NodeAgent:
     @staticmethod
     def stop_pod(r: RunningPod, grace_s: float) -> None:
         r.kill(signal.SIGTERM)
-        deadline = time.monotonic() + min(grace_s, KILL_GRACE_MAX_S)
-        while r.running() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        try:
+            until(lambda: not r.running(), min(grace_s, KILL_GRACE_MAX_S), "the pod's processes to exit", every=0.05)
+        except TimeoutError:
+            pass  # its grace period is over: killed, as the kubelet does
         r.kill(signal.SIGKILL)
         for proc in r.containers.values():
             proc.wait(timeout=5)

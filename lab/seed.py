@@ -32,6 +32,7 @@ import yaml
 
 from lab.kubeapi import KINDS, Api, ApiException, kind_of
 from lab.paths import TWIN_DIR
+from lab.wait import polling
 
 DEFAULT_NODES = 6
 WORKERS = 4  # parallel writers: the apiserver, etcd and this process share 2 cores
@@ -406,17 +407,13 @@ def write_status(api: Api, live: dict, status: dict) -> dict:
             return api.replace(body, "status")
 
 
-_retry_conflict = tenacity.Retrying(stop=tenacity.stop_after_attempt(5), wait=tenacity.wait_fixed(0.1),
-                                    retry=tenacity.retry_if_exception(
-                                        lambda e: isinstance(e, ApiException) and e.status == 409),
-                                    reraise=True)
+_retry_conflict = polling(attempts=5, every=0.1, retry=tenacity.retry_if_exception(
+    lambda e: isinstance(e, ApiException) and e.status == 409))
 
 
 # A CRD can be Established a moment before its REST endpoint answers: retry 404 briefly.
-_retry_new_kind = tenacity.Retrying(stop=tenacity.stop_after_delay(10), wait=tenacity.wait_fixed(0.2),
-                                    retry=tenacity.retry_if_exception(
-                                        lambda e: isinstance(e, ApiException) and e.status == 404),
-                                    reraise=True)
+_retry_new_kind = polling(10, retry=tenacity.retry_if_exception(
+    lambda e: isinstance(e, ApiException) and e.status == 404))
 
 
 def create(api: Api, obj: dict, uids: dict) -> dict:

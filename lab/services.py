@@ -22,6 +22,7 @@ from lab import control_plane, prometheus, pushgateway
 from lab.kubeapi import Api
 from lab.paths import REPO
 from lab.traffic import ztunnel_pods_by_node
+from lab.wait import polling
 
 READY_WAIT_S = 30
 STOP_WAIT_S = 10
@@ -52,8 +53,7 @@ def _wait(name: str, proc: subprocess.Popen, log: Path, probe) -> None:
         probe()
 
     try:
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(READY_WAIT_S), wait=tenacity.wait_fixed(0.2),
-                                         retry=tenacity.retry_if_not_exception_type(ServiceError), reraise=True):
+        for attempt in polling(READY_WAIT_S, retry=tenacity.retry_if_not_exception_type(ServiceError)):
             with attempt:
                 check()
     except ServiceError:

@@ -13,9 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-import tenacity
-
 from lab import control_plane as cp
+from lab.wait import until
 
 from .fault import Fault, LabContext, periodic
 from .processes import pid_of, send
@@ -47,7 +46,7 @@ class ApiserverRestart(Fault):
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
         started = time.monotonic()
         send(paths, "kube-apiserver", signal.SIGTERM)
-        _until(STOP_WAIT, lambda: cp.start_time(pid) is None, "kube-apiserver to exit")
+        until(STOP_WAIT, lambda: cp.start_time(pid) is None, "kube-apiserver to exit")
         procs = cp.read_pids(paths)
         proc = cp._spawn(paths, procs, "kube-apiserver", argv, self.lab.api_url)
         cp._wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", READY_WAIT,
@@ -60,17 +59,3 @@ class ApiserverRestart(Fault):
         return f"{len(self.downtimes)} restarts, down {min(self.downtimes):.1f}–{max(self.downtimes):.1f} s"
 
 
-class _NotYet(Exception):
-    pass
-
-
-def _until(seconds: float, condition, what: str) -> None:
-    """A bounded poll (tenacity), never an open-ended wait."""
-    try:
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(seconds), wait=tenacity.wait_fixed(0.1),
-                                         retry=tenacity.retry_if_exception_type(_NotYet), reraise=True):
-            with attempt:
-                if not condition():
-                    raise _NotYet
-    except _NotYet:
-        raise TimeoutError(f"waited {seconds:g} s for {what}") from None

@@ -15,10 +15,9 @@ import urllib.request
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
-import tenacity
-
 from lab import control_plane as cp
 from lab.paths import BIN_DIR
+from lab.wait import polling
 
 from .fault import Fault, LabContext, periodic
 
@@ -46,7 +45,7 @@ class Toxiproxy:
         self.proc = subprocess.Popen([str(BINARY), "-host", "127.0.0.1", "-port", str(port)],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(10), wait=tenacity.wait_fixed(0.1), reraise=True):
+        for attempt in polling(10, every=0.1):
             with attempt:
                 self.call("GET", "/version")
         upstream = urlparse(self.lab.api_url)

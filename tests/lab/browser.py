@@ -16,6 +16,8 @@ from pathlib import Path
 
 import tenacity
 
+from lab.wait import polling
+
 RENDER_TIMEOUT_S = 90
 
 
@@ -42,9 +44,8 @@ def render_until(path: Path, rendered, fragment: str = "") -> "Dom":
     """The DOM once `rendered(dom)` is true: at most three renders, for a page whose scripts
     finished after Chromium's budget on a loaded machine; the last DOM is returned either way,
     so the caller's assertions say what was missing."""
-    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_fixed(1),
-                                 retry=tenacity.retry_if_result(lambda dom: not rendered(dom)),
-                                 retry_error_callback=lambda state: state.outcome.result())
+    retrying = polling(attempts=3, every=1, retry=tenacity.retry_if_result(lambda dom: not rendered(dom)),
+                       last_result=True)
     return retrying(lambda: Dom(dump_dom(path, fragment)))
 
 

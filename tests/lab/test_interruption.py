@@ -16,6 +16,7 @@ import tenacity
 from ossm_conformance import exitcodes
 from ossm_conformance.mtls import pod_spec
 from lab.suite_runner import REPO, run_suite, suite_command
+from lab.wait import polling
 
 pytestmark = pytest.mark.lab
 # A long window keeps the probe pods running while the test signals the run.
@@ -35,8 +36,7 @@ def start_run_and_wait_for_probes(lab, api, tmp_path, args=LONG_PROBE) -> tuple[
     proc = subprocess.Popen(suite_command(lab.kubeconfig, *args, junit=tmp_path / "junit-background.xml"), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(90), wait=tenacity.wait_fixed(0.3),
-                                         retry=tenacity.retry_if_exception_type(AssertionError), reraise=True):
+        for attempt in polling(90, every=0.3, retry=tenacity.retry_if_exception_type(AssertionError)):
             with attempt:
                 assert proc.poll() is None, f"the run ended ({proc.returncode}) before its probe pods appeared"
                 pods = probe_pods(api)

@@ -13,11 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import tenacity
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from lab import faults
 from lab.workload_identity import RbacIndex
+from lab.wait import polling
 from lab_helpers import service_account_may
 
 pytestmark = pytest.mark.lab
@@ -89,8 +89,7 @@ def total(series, **labels) -> float:
 
 def grows(read, seconds: float = SETTLE_S) -> None:
     """Bounded: `read()` (a number) must grow between two reads about 1.5 s apart."""
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(seconds), wait=tenacity.wait_fixed(0.5),
-                                     reraise=True):
+    for attempt in polling(seconds, every=0.5):
         with attempt:
             before = read()
             time.sleep(1.5)
@@ -228,8 +227,7 @@ def test_waypoint_pods_gone_stops_the_waypoint_edges_counters(api, lab):
                                  source_namespace="apps-team-x"))
     grows(lambda: web("source"))
     with fault(lab.kubeconfig, "waypoint-pods-gone"):
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SETTLE_S), wait=tenacity.wait_fixed(0.5),
-                                         reraise=True):
+        for attempt in polling(SETTLE_S, every=0.5):
             with attempt:
                 before = web("source")
                 time.sleep(1.5)
@@ -253,8 +251,7 @@ def test_unlabelled_namespace_stops_pilot_mutual_tls(api, lab):
                    for s, d in PILOT_EDGES for reporter in ("source", "destination"))
 
     with fault(lab.kubeconfig, "namespace-unlabelled"):
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SETTLE_S), wait=tenacity.wait_fixed(0.5),
-                                         reraise=True):
+        for attempt in polling(SETTLE_S, every=0.5):
             with attempt:
                 before = pilot_total("mutual_tls"), pilot_total("unknown")
                 time.sleep(1.5)
@@ -287,7 +284,7 @@ def test_prometheus_answers_the_pilot_mutual_tls_series(prometheus_url):
               f'connection_security_policy="mutual_tls",source_principal="{CLIENT}"}})')
     wanted = {f"{d}.{PILOT}.svc.cluster.local" for _, d in PILOT_EDGES}
     # Prometheus applies new targets on a 5 s tick, then scrapes every second: ~6 s on a fresh lab.
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(15), wait=tenacity.wait_fixed(0.5), reraise=True):
+    for attempt in polling(15, every=0.5):
         with attempt:
             result = _query(prometheus_url, promql)
             assert wanted <= {r["metric"]["destination_service"] for r in result}, result

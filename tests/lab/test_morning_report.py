@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import tenacity
 import yaml
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import delete_from_gateway, push_to_gateway
@@ -38,6 +37,7 @@ from browser import render_until
 from lab import faults
 from lab.paths import REPO
 from lab.suite_runner import SuiteRun, run_suite
+from lab.wait import polling
 
 pytestmark = pytest.mark.lab
 
@@ -77,8 +77,7 @@ def _query(prometheus: str, promql: str) -> list[dict]:
 def _alerts_once_scraped(prometheus: str, pushed_after: float, cluster: str = CLUSTER) -> dict[str, list[dict]]:
     """Each alert expression's answer, once Prometheus has scraped the push made after `pushed_after`."""
     fresh = f'ossm_conformance_last_run_timestamp_seconds{{job="ossm-conformance",cluster="{cluster}"}} > {pushed_after}'
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SCRAPED_WAIT_S), wait=tenacity.wait_fixed(0.5),
-                                     reraise=True):
+    for attempt in polling(SCRAPED_WAIT_S, every=0.5):
         with attempt:
             assert _query(prometheus, fresh), f"Prometheus has not scraped the push of {pushed_after} yet"
     return {name: _query(prometheus, expr) for name, expr in ALERTS.items()}
@@ -202,8 +201,7 @@ def test_the_stale_alert_fires_for_a_run_older_than_26_hours(lab):
     grouping = {"cluster": "lab-stale"}
     push_to_gateway(pushgateway, job="ossm-conformance", registry=registry, grouping_key=grouping)
     try:
-        for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(SCRAPED_WAIT_S), wait=tenacity.wait_fixed(0.5),
-                                         reraise=True):
+        for attempt in polling(SCRAPED_WAIT_S, every=0.5):
             with attempt:
                 stale = _query(prometheus, ALERTS["OSSMConformanceStale"])
                 assert [s["metric"] for s in _of(stale, "lab-stale")] == [{"cluster": "lab-stale"}], stale

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-import tenacity
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from lab.wait import polling
 
 pytestmark = pytest.mark.lab
 
@@ -55,8 +55,7 @@ def python_pod(name: str, program: str, *, args=(), env=None, deadline=None, pol
 
 
 def wait_for(core, name: str, condition, seconds: float = WAIT_S):
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(seconds), wait=tenacity.wait_fixed(0.3),
-                                     reraise=True):
+    for attempt in polling(seconds, every=0.3):
         with attempt:
             pod = core.read_namespaced_pod(name, NAMESPACE)
             assert condition(pod), f"{name}: phase {pod.status.phase}, reason {pod.status.reason}"
@@ -119,11 +118,11 @@ def test_deleted_running_pod_disappears(core):
                                                                     "time.sleep(300)"))
     wait_for(core, "long-runner", lambda p: p.status.phase == "Running")
     # Logs while it runs, through the apiserver.
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(10), wait=tenacity.wait_fixed(0.3), reraise=True):
+    for attempt in polling(10, every=0.3):
         with attempt:
             assert core.read_namespaced_pod_log("long-runner", NAMESPACE) == "up\n"
     core.delete_namespaced_pod("long-runner", NAMESPACE)  # default grace: the agent must confirm it
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(15), wait=tenacity.wait_fixed(0.3), reraise=True):
+    for attempt in polling(15, every=0.3):
         with attempt:
             assert_gone(core, "long-runner")
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import retry_if_result
 
 from lab import faults
 from ossm_conformance import exitcodes
 from ossm_conformance.profile import Profile, load_profile
 from lab.suite_runner import REPO, run_suite
+from lab.wait import polling
 
 pytestmark = pytest.mark.lab
 SHIPPED = REPO / "profiles" / "spoke-dc-v6.yaml"
@@ -165,7 +166,6 @@ def test_profile_diff_sees_edges_that_stopped(lab, twin):
     faults.apply("ztunnel-rbac-missing", lab.kubeconfig)
     stopped = "edge bank-employees-jboss-chat:bff->chat-backend: in the profile, not seen as mutual_tls"
     # Prometheus' increase() still covers traffic from before the fault until one window has passed.
-    retrying = Retrying(stop=stop_after_delay(4 * float(WINDOW)), wait=wait_fixed(1), reraise=True,
-                        retry=retry_if_result(lambda r: stopped not in r.stdout))
+    retrying = polling(4 * float(WINDOW), every=1, retry=retry_if_result(lambda r: stopped not in r.stdout))
     run = retrying(lambda: draft(lab, "--diff", str(SHIPPED), *prometheus(lab)))
     assert run.returncode == exitcodes.NON_CONFORMANT and stopped in run.stdout, run.stdout + run.stderr
