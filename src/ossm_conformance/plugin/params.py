@@ -1,0 +1,39 @@
+"""Parametrization from the profile (one test id per object), and deselection of what does not
+apply to this run."""
+
+from __future__ import annotations
+
+import pytest
+
+from .state import SUITE_DIR, state_of
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from ..mtls.params import MTLS_PARAMS
+    from ..params import PARAMS
+
+    PARAMS = {**PARAMS, **MTLS_PARAMS}
+    profile = state_of(metafunc.config).profile
+    for name in metafunc.fixturenames:
+        if name in PARAMS:
+            if profile is None:
+                raise pytest.UsageError(f"{metafunc.definition.nodeid} needs a profile: run it as part of {SUITE_DIR}")
+            pairs = PARAMS[name](profile)
+            metafunc.parametrize(name, [v for _, v in pairs], ids=[i for i, _ in pairs], scope="function")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect, never skip, what does not apply to this run: the gate's own tests without
+    --target-version, and tests whose profile list is empty (e.g. no sidecar tenant)."""
+    def does_not_apply(item: pytest.Item) -> bool:
+        if item.get_closest_marker("preupgrade") and config.option.ossm_target_version is None:
+            return True
+        skip = item.get_closest_marker("skip")
+        return bool(skip and str(skip.kwargs.get("reason", "")).startswith("got empty parameter set"))
+
+    keep, dropped = [], []
+    for item in items:
+        (dropped if does_not_apply(item) else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
