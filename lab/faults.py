@@ -7,7 +7,9 @@ controllers, istio-cni, istiod, the sail-operator and OLM would write them), and
     faults.apply("csv-failed", kubeconfig)
     faults.reset(kubeconfig)              # back to the healthy twin, exactly
 
-Sail-operator semantics (reference/sail-operator-and-olm.md §6-7): IstioCNI/ZTunnel Ready follows
+Sail-operator semantics (istio-ecosystem/sail-operator `controllers/istiocni/istiocni_controller.go`,
+`controllers/ztunnel/ztunnel_controller.go`, `controllers/istiorevision/istiorevision_controller.go`,
+`controllers/istio/istio_controller.go`, `pkg/revision/dependency.go`): IstioCNI/ZTunnel Ready follows
 their DaemonSet; IstioRevision Ready follows istiod, DependenciesHealthy follows IstioCNI/ZTunnel
 state; Istio copies its active revision's conditions and state; `state` is the reason of the first
 condition that is not True; reason/message are empty while True.

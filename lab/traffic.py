@@ -1,8 +1,9 @@
 """Pure: the twin's state -> what each ztunnel pod counts per tick.
 
 The lab's ztunnel endpoints call `tick_increments` whenever the twin changes and add the result
-to their counters once per tick. Semantics follow reference/ztunnel-metrics.md §3-§4 and istio/ztunnel
-1.28 (`src/proxy/metrics.rs`, `outbound.rs`, `inbound.rs`, `inbound_passthrough.rs`):
+to their counters once per tick. Semantics follow istio/ztunnel 1.28 (`src/proxy/metrics.rs`,
+`outbound.rs`, `inbound.rs`, `inbound_passthrough.rs`) and istio.io's
+`docs/ambient/usage/verify-mtls-enabled` (the reporter, policy and principal of each path):
 
 - a pod is *redirected* when istio-cni recorded that its traffic goes to the node's ztunnel (pod
   annotation ambient.istio.io/redirection=enabled) and a ztunnel pod serves that node; it is *in the

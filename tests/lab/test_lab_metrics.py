@@ -245,7 +245,8 @@ def _closed(api, destination: str) -> list:
 def test_unlabelled_namespace_stops_pilot_mutual_tls(api, lab):
     """namespace-unlabelled also drops the pods' redirection (istio-cni un-enrols them): both ends
     leave the mesh, so, as on a real cluster, the pilot's mutual_tls counters stop growing and no
-    ztunnel counts the now-direct traffic (reference/ztunnel-metrics.md §4)."""
+    ztunnel counts the now-direct traffic (a ztunnel counts only the connections it proxies: istio/ztunnel
+    `src/proxy/outbound.rs`, `inbound.rs`)."""
     def pilot_total(policy):
         return sum(total(edge_series(api, reporter, s, d), connection_security_policy=policy)
                    for s, d in PILOT_EDGES for reporter in ("source", "destination"))

@@ -4,7 +4,7 @@ Candidates come from every series that grew with connection_security_policy="mut
 SPIFFE source_principal (spiffe://<trust domain>/ns/<ns>/sa/<sa>): the destination ztunnel's view
 (reporter="destination") of a direct call, and the source ztunnel's view (reporter="source") of a
 call into a waypoint namespace, because behind a waypoint the destination sees the waypoint's
-identity, not the client's (istio/ztunnel `src/proxy/outbound.rs`; reference/upstream-behaviour.md).
+identity, not the client's (istio/ztunnel `src/proxy/outbound.rs`).
 Each candidate is then judged by the suite's own judge (mtls/evidence.py), exactly as
 test_edge_traffic_is_mutual_tls will judge it: only an edge that delivered data encrypted (not mere
 opens, which a DENY also counts) is drafted; the others are reported as notes.

@@ -4,7 +4,7 @@ Each drafted value carries a note: where it came from and what a person must con
 cluster cannot tell is never guessed: an excluded tenant's reason, which ambient namespaces are
 knowingly left alone (`ignored_namespaces`), the cluster's name (taken from the output file's name).
 
-Enrolment follows upstream (reference/upstream-behaviour.md): istio-cni enrols a pod when the pod or
+Enrolment follows upstream: istio-cni enrols a pod when the pod or
 its namespace carries istio.io/dataplane-mode=ambient (istio/istio `cni/pkg/util/enablement_selector.go`);
 sidecar injection is chosen by the namespace label istio-injection=enabled or istio.io/rev; a
 waypoint is a Gateway of class istio-waypoint (istio/istio `pilot/pkg/config/kube/gateway/`), and a

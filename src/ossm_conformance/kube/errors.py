@@ -1,8 +1,8 @@
 """How an API failure is classified: transient (retry, bounded) or final (a finding or an error).
 
-The transient list follows what large OpenShift test suites learned to retry (see
-reference/peers-and-conventions.md §6 and §9): throttling, server-side hiccups, dropped
-connections and time-outs. 401, RBAC 403 and 404 are never retried: they are answers.
+The transient list follows what large OpenShift test suites learned to retry (RedHatQE/
+openshift-python-wrapper `ocp_resources/utils/constants.py`; tenacity's own pitfalls, jd/tenacity
+#24 and #373): throttling, server-side hiccups, dropped connections and time-outs. 401, RBAC 403 and 404 are never retried: they are answers.
 """
 
 from __future__ import annotations

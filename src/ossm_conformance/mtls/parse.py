@@ -3,7 +3,8 @@
 Each section is parsed with prometheus_client's OpenMetrics parser; a body that is not valid
 OpenMetrics (e.g. cut short, no `# EOF`) falls back to the classic parser, which keeps labels
 and values but not family grouping, so samples are always selected by sample name and labels,
-never by family (reference/ztunnel-metrics.md §6). A body neither parser accepts makes that
+never by family (prometheus_client 0.26: `openmetrics/parser.py` requires the final `# EOF`, and
+the classic `parser.py` makes each `_total` series a family of its own). A body neither parser accepts makes that
 endpoint unobserved, with the reason, rather than silently empty.
 """
 

@@ -1,6 +1,6 @@
 """Probe pods' lifecycle: namespace, sweep, create, wait, read logs, remove — in every case.
 
-The only writes the suite makes (DESIGN.md): pods labelled for sweeping, in the suite's own
+The only writes the suite makes (docs/architecture.md): pods labelled for sweeping, in the suite's own
 namespace. Removal is layered because a probe pod left in a production cluster is debris:
   1. the run's pods are deleted in `finally` (pass, fail, error);
   2. SIGINT/SIGTERM during the probe's lifetime unwind to that `finally`, then the signal is
