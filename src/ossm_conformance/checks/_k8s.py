@@ -1,35 +1,20 @@
-"""What every check shares: the check contract (`@reads`), and the findings of Kubernetes
-semantics (a stale generation, a Deployment's rollout).
+"""What every check shares: the findings of Kubernetes semantics (a stale generation, a
+Deployment's rollout).
 
-The semantics themselves (metadata, conditions, selectors, tolerations) live in kube/objects.py;
-they are re-exported here so a check imports its toolbox from one place.
+The check contract (`@reads`, kube/views.py) and the semantics themselves (metadata, conditions,
+selectors, tolerations: kube/objects.py) are re-exported here, so a check imports its toolbox
+from one place.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 from ..findings import Finding
-from ..kube.kinds import KINDS
 from ..kube.objects import (  # noqa: F401 — re-exported: the checks' toolbox
     DAEMONSET_DEFAULT_TOLERATIONS, annotations, condition, condition_status, describe_condition, dig,
     generation_current, labels, listing, meta, name, namespace, namespace_labels, node_ready, node_selected,
     pod_ready, ref, selector_matches, tolerates, untolerated_taints,
 )
-
-
-# -- the check contract ---------------------------------------------------------------------
-def reads(*kinds: str) -> Callable:
-    """Declare the snapshot kinds a check may read. The unit tests hold every check to it and
-    hold each conformance test's `reads` marker to the union of its checks' declarations."""
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise ValueError(f"not snapshot kinds: {unknown}")
-
-    def mark(check):
-        check.reads = tuple(kinds)
-        return check
-    return mark
+from ..kube.views import reads  # noqa: F401 — re-exported: the check contract
 
 
 # -- generation -------------------------------------------------------------------------------

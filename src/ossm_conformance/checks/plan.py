@@ -1,42 +1,56 @@
-"""Which reads a run needs: a fixed set derived from the profile, never from the tenant count.
+"""Which reads a run needs: the kinds some check declares with `@reads` (and the report header's
+ClusterVersion), each read in one fixed shape derived from the profile, never from the tenant count.
 
 Cluster-wide lists for kinds that tenants spread across; namespaced lists only for OLM kinds,
 whose cluster-wide lists would carry a copied CSV per namespace per operator; named gets for
-the handful of CRDs the suite inspects (all CRDs of an OpenShift cluster weigh megabytes).
+the CRDs the checks inspect (all CRDs of an OpenShift cluster weigh megabytes). A kind no
+check declares is not read at all.
 """
 
 from __future__ import annotations
 
+import inspect
+
+from ..kube.kinds import KINDS
+from ..kube.server_info import openshift_version
 from ..kube.snapshot import Read
 from ..profile import Profile
-from .crds import GATEWAY_API_CRDS, SAIL_CRDS as CHECKED_SAIL_CRDS
+from . import control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, upgrade, waypoints
+from .crds import GATEWAY_API_CRDS, SAIL_CRDS
 
-CLUSTER_WIDE = (
-    "namespaces", "nodes", "pods", "services", "deployments", "daemonsets", "networkpolicies",
-    "roles", "rolebindings", "clusterroles", "clusterrolebindings",
-    "peerauthentications", "authorizationpolicies", "virtualservices", "sidecars",
-    "gateways", "gatewayclasses", "httproutes", "grpcroutes",
-    "istios", "istiocnis", "ztunnels", "istiorevisions", "clusterversions",
-)
-# The sail-operator CRDs read by name: those the CRD checks judge, and istiorevisiontags.
-SAIL_CRDS = CHECKED_SAIL_CRDS + ("istiorevisiontags.sailoperator.io",)
+# Every module whose functions read the snapshot (the gate's notes live in upgrade).
+READERS = (control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, upgrade, waypoints)
+OLM_KINDS = ("subscriptions", "clusterserviceversions", "installplans")
 NOT_COPIED = "!olm.copiedFrom"  # OLM labels the CSV copies it writes into every namespace
 # Why a tenant pod is stuck (FailedCreatePodSandBox from the CNI chain, FailedScheduling): the
 # kubelet's and scheduler's Warning events about pods only, so a busy cluster's Normal events
 # (pulls, scaling) never weigh on the snapshot.
 POD_WARNINGS = "involvedObject.kind=Pod,type=Warning"
+# Kinds read in a shape of their own below; every other declared kind is listed cluster-wide.
+SHAPED = {*OLM_KINDS, "events", "customresourcedefinitions", "endpointslices", "networks"}
+
+
+def declared_kinds() -> set[str]:
+    """Every kind some check (or the report header) declares it reads."""
+    functions = [f for module in READERS for _, f in inspect.getmembers(module, inspect.isfunction)
+                 if f.__module__ == module.__name__]
+    return {kind for f in [*functions, openshift_version] for kind in getattr(f, "reads", ())}
 
 
 def snapshot_plan(profile: Profile) -> list[Read]:
-    reads = [Read(kind) for kind in CLUSTER_WIDE] + [Read("events", field_selector=POD_WARNINGS)]
+    kinds = declared_kinds()
+    reads = [Read(kind) for kind in KINDS if kind in kinds and kind not in SHAPED]
+    if "events" in kinds:
+        reads.append(Read("events", field_selector=POD_WARNINGS))
     for ns in dict.fromkeys(op.namespace for op in profile.operators):
-        reads += [
-            Read("subscriptions", ns),
-            Read("clusterserviceversions", ns, label_selector=NOT_COPIED),
-            Read("installplans", ns),
-        ]
-    reads += [Read("customresourcedefinitions", name=name) for name in SAIL_CRDS + GATEWAY_API_CRDS]
+        reads += [Read("subscriptions", ns), Read("clusterserviceversions", ns, label_selector=NOT_COPIED),
+                  Read("installplans", ns)]
+    reads = [r for r in reads if r.kind in kinds]
+    if "customresourcedefinitions" in kinds:
+        reads += [Read("customresourcedefinitions", name=name) for name in SAIL_CRDS + GATEWAY_API_CRDS]
     # The API server's own endpoints (istiod must reach them), and OpenShift's cluster network.
-    reads.append(Read("endpointslices", "default", label_selector="kubernetes.io/service-name=kubernetes"))
-    reads.append(Read("networks", name="cluster"))
+    if "endpointslices" in kinds:
+        reads.append(Read("endpointslices", "default", label_selector="kubernetes.io/service-name=kubernetes"))
+    if "networks" in kinds:
+        reads.append(Read("networks", name="cluster"))
     return reads

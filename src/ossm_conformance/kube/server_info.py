@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from .client import Api
+from .views import reads
 
 
 def kubernetes_version(api: Api) -> str:
     return api.get("/version").get("gitVersion", "unknown")
 
 
+@reads("clusterversions")
 def openshift_version(snapshot) -> str | None:
     """The ClusterVersion's desired version, when the cluster is OpenShift and we could read it."""
     try:

@@ -1,10 +1,28 @@
-"""The view a check gets: the shared snapshot, limited to the kinds its test declared.
+"""The view a check gets: the shared snapshot, limited to the kinds the check declared.
 
-Declaring kinds (`@pytest.mark.reads(...)`) lets the plugin turn an unreadable kind into an
-*error* during setup; reading an undeclared kind is a suite defect, reported as such.
+A function that reads the snapshot declares its kinds with `@reads(...)`. The snapshot plan
+reads exactly the kinds declared (checks/plan.py); the plugin turns an unreadable declared kind
+into an *error* during setup; reading an undeclared kind is a suite defect, reported as such.
 """
 
 from __future__ import annotations
+
+from typing import Callable
+
+from .kinds import KINDS
+
+
+def reads(*kinds: str) -> Callable:
+    """Declare the snapshot kinds a function may read. The unit tests hold every check to it, and
+    the snapshot plan is derived from these declarations."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValueError(f"not snapshot kinds: {unknown}")
+
+    def mark(check):
+        check.reads = tuple(kinds)
+        return check
+    return mark
 
 
 class SuiteDefect(RuntimeError):

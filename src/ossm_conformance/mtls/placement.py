@@ -9,9 +9,11 @@ When the placement cannot be read, every ztunnel counts (None): never a guess to
 from __future__ import annotations
 
 from ..kube.objects import labels, selector_matches
+from ..kube.views import reads
 from ..profile import Edge
 
 
+@reads("services", "deployments", "pods")
 def edge_nodes(view, tenant: str, edge: Edge) -> frozenset[str] | None:
     dest_ns = edge.destination_namespace or tenant
     service = view.get("services", edge.destination, dest_ns)

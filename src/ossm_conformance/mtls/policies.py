@@ -7,7 +7,10 @@ to a waypoint (istio/istio `pilot/pkg/model/policyattachment.go`), so ztunnel ne
 
 from __future__ import annotations
 
+from ..kube.views import reads
 
+
+@reads("authorizationpolicies")
 def enforced_by_ztunnel(view, namespace: str, root_namespace: str) -> tuple[str, ...]:
     """'ns/name (ACTION)' of each candidate policy, in a stable order."""
     names = []
