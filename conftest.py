@@ -4,6 +4,7 @@ pytest_plugins = [
     "ossm_conformance.plugin",
     "fixtures.cluster",
     "fixtures.conform",
+    "fixtures.params",
     "fixtures.reporting",
     "fixtures.mtls",
 ]

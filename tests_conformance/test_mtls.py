@@ -22,7 +22,7 @@ def pytest_generate_tests(metafunc):
         chosen = metafunc.config.option.mtls_source
         sources = ("probe", "prometheus") if chosen == "both" else (chosen,)
         metafunc.parametrize("mtls_source", [
-            pytest.param(s, id=s, marks=[pytest.mark.probes] if s == "probe" else []) for s in sources])
+            pytest.param(s, id=s, marks=[pytest.mark.probes] if s == "probe" else []) for s in sources], indirect=True)
 
 
 def test_edge_traffic_is_mutual_tls(mtls_verdict):

@@ -1,5 +1,5 @@
-"""Parametrization from the profile (one test id per object), and deselection of what does not
-apply to this run."""
+"""Parametrization from the profile (one test id per object, each argument a fixture of
+fixtures/params.py), and deselection of what does not apply to this run."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if profile is None:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid} needs a profile: run it as part of {SUITE_DIR}")
             pairs = PARAMS[name](profile)
-            metafunc.parametrize(name, [v for _, v in pairs], ids=[i for i, _ in pairs], scope="function")
+            # Indirect: each argument is a fixture of fixtures/params.py (greppable, with a docstring).
+            metafunc.parametrize(name, [v for _, v in pairs], ids=[i for i, _ in pairs], scope="function",
+                                 indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -53,8 +53,15 @@ def pytest_configure(config: pytest.Config) -> None:
         state.profile = load_profile(options.profile_path(config))
     except ProfileError as exc:
         options.bad_invocation(str(exc))
-    if not (config.option.help or config.option.collectonly):
+    if not lists_only(config):
         preflight(config, state)
+
+
+def lists_only(config: pytest.Config) -> bool:
+    """--help, --collect-only, --fixtures, --fixtures-per-test: nothing runs, no cluster is needed."""
+    opt = config.option
+    return bool(opt.help or opt.collectonly or getattr(opt, "showfixtures", False)
+                or getattr(opt, "show_fixtures_per_test", False))
 
 
 def preflight(config: pytest.Config, state: RunState) -> None:
