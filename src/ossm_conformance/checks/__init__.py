@@ -1,9 +1,30 @@
 """Pure checks, one module per area: `check(view, *args) -> list[Finding]`, no I/O.
 
 `view` offers only .list(kind, namespace=None), .get(kind, name, namespace=None) and .server.
-Each check declares the snapshot kinds it reads with `@reads(...)` (see _k8s.reads).
+Each check declares the snapshot kinds it reads with `@reads(...)` (kube/views.py): the snapshot
+plan reads exactly those kinds (plan.py).
 """
 
-from . import control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, waypoints
+from __future__ import annotations
+
+from functools import cache
+from typing import Callable
+
+from . import control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, upgrade, waypoints
 
 __all__ = ["control_plane", "crds", "data_plane", "istio_system", "operator", "prerequisites", "rbac", "tenants", "waypoints"]
+# Every module whose functions read the snapshot (upgrade: the pre-upgrade gate's rules and notes).
+MODULES = (control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, upgrade, waypoints)
+
+
+@cache
+def declared() -> dict[str, Callable]:
+    """Every function of the check modules that declares what it reads, by name (names are unique)."""
+    found: dict[str, Callable] = {}
+    for module in MODULES:
+        for name, function in vars(module).items():
+            if callable(function) and hasattr(function, "reads") and getattr(function, "__module__", "") == module.__name__:
+                if name in found:
+                    raise ValueError(f"two checks named {name}: {found[name].__module__} and {module.__name__}")
+                found[name] = function
+    return found

@@ -9,17 +9,13 @@ check declares is not read at all.
 
 from __future__ import annotations
 
-import inspect
-
 from ..kube.kinds import KINDS
 from ..kube.server_info import openshift_version
 from ..kube.snapshot import Read
 from ..profile import Profile
-from . import control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, upgrade, waypoints
+from . import declared
 from .crds import GATEWAY_API_CRDS, SAIL_CRDS
 
-# Every module whose functions read the snapshot (the gate's notes live in upgrade).
-READERS = (control_plane, crds, data_plane, istio_system, operator, prerequisites, rbac, tenants, upgrade, waypoints)
 OLM_KINDS = ("subscriptions", "clusterserviceversions", "installplans")
 NOT_COPIED = "!olm.copiedFrom"  # OLM labels the CSV copies it writes into every namespace
 # Why a tenant pod is stuck (FailedCreatePodSandBox from the CNI chain, FailedScheduling): the
@@ -32,9 +28,7 @@ SHAPED = {*OLM_KINDS, "events", "customresourcedefinitions", "endpointslices", "
 
 def declared_kinds() -> set[str]:
     """Every kind some check (or the report header) declares it reads."""
-    functions = [f for module in READERS for _, f in inspect.getmembers(module, inspect.isfunction)
-                 if f.__module__ == module.__name__]
-    return {kind for f in [*functions, openshift_version] for kind in getattr(f, "reads", ())}
+    return {kind for f in [*declared().values(), openshift_version] for kind in f.reads}
 
 
 def snapshot_plan(profile: Profile) -> list[Read]:
