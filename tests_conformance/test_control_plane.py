@@ -7,19 +7,16 @@ from ossm_conformance import checks
 pytestmark = pytest.mark.control_plane
 
 
-@pytest.mark.reads("istios", "istiocnis", "ztunnels", "daemonsets", "nodes")
 def test_sail_cr_healthy(conform, sail_cr):
     """The CR is Reconciled, Ready (and DependenciesHealthy), Healthy, with its generation observed"""
     conform(checks.control_plane.sail_cr_healthy, sail_cr)
 
 
-@pytest.mark.reads("istios", "istiocnis", "ztunnels")
 def test_sail_cr_spec_as_profiled(conform, sail_cr):
     """The CR's spec (namespace, profile, version, update strategy) is as the runbook sets it"""
     conform(checks.control_plane.sail_cr_spec_as_profiled, sail_cr)
 
 
-@pytest.mark.reads("istios", "istiorevisions")
 def test_active_revision_on_profiled_minor(conform, profile):
     """The active IstioRevision runs the profiled Istio minor and at least one revision is ready"""
-    conform(checks.control_plane.active_revision_on_minor, profile.istio.name, profile.istio_minor)
+    conform(checks.control_plane.active_revision_on_profiled_minor, profile.istio.name, profile.istio_minor)

@@ -7,7 +7,6 @@ from ossm_conformance import checks
 pytestmark = pytest.mark.crds
 
 
-@pytest.mark.reads("customresourcedefinitions")
 def test_sail_crd_serves_v1(conform, sail_crd):
     """The sail-operator CRD is Established and serves and stores v1"""
-    conform(checks.crds.crd_serves_v1, sail_crd)
+    conform(checks.crds.sail_crd_serves_v1, sail_crd)

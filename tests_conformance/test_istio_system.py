@@ -7,19 +7,16 @@ from ossm_conformance import checks
 pytestmark = pytest.mark.istio_system
 
 
-@pytest.mark.reads("networkpolicies", "deployments", "daemonsets", "gateways", "pods", "namespaces", "endpointslices")
 def test_istiod_xds_not_blocked(conform, profile):
     """istiod admits xDS/CA (15012) from ztunnel, waypoints and gateways and the webhook (15017), and reaches the API and DNS"""
     conform(checks.istio_system.istiod_xds_not_blocked, profile.istio, profile.ztunnel)
 
 
-@pytest.mark.reads("networkpolicies", "deployments", "daemonsets", "namespaces")
 def test_ztunnel_reaches_istiod(conform, profile):
     """NetworkPolicies in the ztunnel namespace let ztunnel dial istiod:15012 and DNS"""
     conform(checks.istio_system.ztunnel_reaches_istiod, profile.istio, profile.ztunnel)
 
 
-@pytest.mark.reads("networkpolicies", "deployments", "gateways", "pods", "namespaces")
 def test_gateways_reach_istiod(conform, profile):
     """NetworkPolicies where each waypoint and istio-class gateway runs let its Envoy dial istiod:15012 and DNS"""
     conform(checks.istio_system.gateways_reach_istiod, profile.istio)

@@ -8,19 +8,16 @@ from ossm_conformance import checks
 pytestmark = pytest.mark.prerequisites
 
 
-@pytest.mark.reads("istios")
 def test_istio_trusts_ztunnel_namespace(conform, profile):
     """The Istio CR sets spec.values.pilot.trustedZtunnelNamespace to the ZTunnel namespace"""
     conform(checks.prerequisites.istio_trusts_ztunnel_namespace, profile.istio, profile.ztunnel)
 
 
-@pytest.mark.reads("networks")
 def test_ovn_kubernetes_local_gateway_mode(conform):
     """The cluster network is OVN-Kubernetes in local gateway mode (routingViaHost: true)"""
-    conform(checks.prerequisites.ovn_local_gateway_mode)
+    conform(checks.prerequisites.ovn_kubernetes_local_gateway_mode)
 
 
-@pytest.mark.reads("customresourcedefinitions")
 def test_gateway_api_crds_installed(conform):
     """The Gateway API CRDs are installed and Established"""
     conform(checks.prerequisites.gateway_api_crds_installed)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import exitcodes
-from .checks.upgrade import GATE_RULES, TARGETED_RULES, arrival_note, pending_operator_note, strategy_note, target_is_newer_patch
+from .checks.upgrade import GATE_RULES, TARGETED_RULES, arrival_note, pending_operator_note, strategy_note, target_is_a_newer_patch_of_the_running_minor
 from .facts import running_istio_version
 from .findings import CouldNotCheck, Finding
 from .profile import Profile
@@ -102,7 +102,7 @@ def _note(note, view, *args) -> str:
 
 def malformed(target: str) -> Verdict:
     """The version rule alone: it refuses a malformed target before reading anything."""
-    return Verdict(target, None, [reason_of(f) for f in target_is_newer_patch(None, None, target)])
+    return Verdict(target, None, [reason_of(f) for f in target_is_a_newer_patch_of_the_running_minor(None, None, target)])
 
 
 def not_checked(target: str, exitstatus: int) -> Verdict:

@@ -1,23 +1,25 @@
-"""The suite's contract, checked statically: each conformance test declares exactly the kinds its
-checks read, has its area marker and a one-line title, and every public check is run by a test.
-
-A kind missing from `reads` would be a suite defect at run time (and an unreadable kind would be
-missed by setup); an extra one would turn an unrelated unreadable kind into an error.
+"""The suite's contract, checked statically: each conformance test runs, through `conform`, the
+check named after it (its name without `test_`), so one grep goes from a failing id to its check
+and the plugin takes the kinds the test needs from that check's @reads; no test declares kinds by
+hand; each test has its area marker and a one-line title and takes only real fixtures; every
+check is run by its test (or by the pre-upgrade gate).
 """
 
 import ast
-import inspect
 from pathlib import Path
 
 import pytest
 
-from ossm_conformance import checks
+from ossm_conformance import checks, gate
 from ossm_conformance.params import PARAMS
 
-SUITE = Path(__file__).resolve().parents[2] / "tests_conformance"
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "tests_conformance"
 AREA_OF = {"test_operator": "operator", "test_crds": "crds", "test_control_plane": "control_plane",
            "test_data_plane": "data_plane", "test_tenants": "tenants", "test_waypoints": "waypoints",
-           "test_istio_system": "istio_system", "test_prerequisites": "prerequisites"}
+           "test_istio_system": "istio_system", "test_prerequisites": "prerequisites",
+           "test_upgrade_gate": "preupgrade", "test_mtls": "mtls"}
+NO_CHECK = {"test_edge_traffic_is_mutual_tls"}  # judged from ztunnel's counters (fixtures/mtls.py), not the snapshot
 
 
 def _tests():
@@ -28,50 +30,57 @@ def _tests():
                 yield pytest.param(module, area, tree, node, id=f"{module}::{node.name}")
 
 
-def _checks_used(fn: ast.FunctionDef) -> list:
-    """checks.<area>.<name> references in the body that carry a @reads declaration."""
-    used = []
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute) \
-                and isinstance(n.value.value, ast.Name) and n.value.value.id == "checks":
-            target = getattr(getattr(checks, n.value.attr), n.attr)
-            if hasattr(target, "reads"):
-                used.append(target)
-    return used
+def _conformed(fn: ast.FunctionDef) -> list[str]:
+    """The names of the checks the test passes to conform(...)."""
+    return [ast.unparse(call.args[0]).rsplit(".", 1)[-1] for call in ast.walk(fn)
+            if isinstance(call, ast.Call) and ast.unparse(call.func) == "conform" and call.args]
 
 
-def _reads_marker(fn: ast.FunctionDef) -> set[str]:
-    for d in fn.decorator_list:
-        if isinstance(d, ast.Call) and ast.unparse(d.func) == "pytest.mark.reads":
-            return {a.value for a in d.args}
-    return set()
+def _fixtures(tree: ast.Module) -> set[str]:
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)
+            and any("pytest.fixture" in ast.unparse(d) for d in n.decorator_list)}
+
+
+FIXTURES = set().union(*(_fixtures(ast.parse(p.read_text())) for p in (REPO / "fixtures").glob("*.py")))
 
 
 @pytest.mark.parametrize("module, area, tree, fn", list(_tests()))
-def test_reads_marker_is_the_union_of_its_checks(module, area, tree, fn):
-    used = _checks_used(fn)
-    assert used, f"{fn.name} runs no check"
-    assert _reads_marker(fn) == {k for c in used for k in c.reads}
+def test_runs_the_check_named_after_it(module, area, tree, fn):
+    if fn.name in NO_CHECK:
+        assert not _conformed(fn)
+        return
+    check = fn.name.removeprefix("test_")
+    assert check in checks.declared(), f"no check named {check} (with @reads) for {fn.name}"
+    assert _conformed(fn) == [check]
+
+
+@pytest.mark.parametrize("module, area, tree, fn", list(_tests()))
+def test_declares_no_kinds_by_hand(module, area, tree, fn):
+    assert not any("mark.reads" in ast.unparse(d) for d in fn.decorator_list)
 
 
 @pytest.mark.parametrize("module, area, tree, fn", list(_tests()))
 def test_has_area_marker_and_title(module, area, tree, fn):
-    assert f"pytestmark = pytest.mark.{area}" in ast.unparse(tree)
+    marks = next(ast.unparse(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in n.targets))
+    assert f"pytest.mark.{area}" in marks
     doc = ast.get_docstring(fn)
     assert doc and "\n" not in doc.strip()
 
 
 @pytest.mark.parametrize("module, area, tree, fn", list(_tests()))
-def test_parameters_come_from_params_or_fixtures(module, area, tree, fn):
-    fixtures = {"conform", "profile", "view", "subject_access_review"}
-    assert {a.arg for a in fn.args.args} <= fixtures | set(PARAMS)
+def test_parameters_are_real_fixtures(module, area, tree, fn):
+    assert {a.arg for a in fn.args.args} <= FIXTURES | _fixtures(tree) | {"pytestconfig"}
 
 
-def test_every_public_check_is_run_by_a_test():
-    used = {c for p in _tests() for c in _checks_used(p.values[3])}
-    declared = {f for mod in (getattr(checks, m) for m in checks.__all__)
-                for _, f in inspect.getmembers(mod, inspect.isfunction) if hasattr(f, "reads") and f.__module__ == mod.__name__}
-    assert declared - used == set()
+def test_every_parameter_builder_has_its_fixture():
+    assert set(PARAMS) <= FIXTURES
+
+
+def test_every_check_is_run_by_its_test_or_the_gate():
+    tests = {p.values[3].name.removeprefix("test_") for p in _tests()}
+    used_by_gate = {n.id for n in ast.walk(ast.parse(Path(gate.__file__).read_text())) if isinstance(n, ast.Name)}
+    assert set(checks.declared()) - tests - used_by_gate == set()
 
 
 def test_params_ids_are_unique_and_stable():

@@ -22,7 +22,7 @@ def test_healthy_crs_pass(cr_id):
 def test_healthy_active_revision_passes():
     c = healthy()
     assert _istio(c)["status"]["revisions"]["inUse"] == 0  # ambient: no sidecar uses the revision, and that is fine
-    assert run(control_plane.active_revision_on_minor, c, "default", "1.28") == []
+    assert run(control_plane.active_revision_on_profiled_minor, c, "default", "1.28") == []
 
 
 def test_istio_is_selected_by_name_not_as_the_only_one():
@@ -104,7 +104,7 @@ def test_unset_grace_period_is_the_documented_30():
     (lambda c: _istio(c)["status"].pop("activeRevisionName"), "status.activeRevisionName set"),
 ], ids=["revision-minor", "revision-missing", "none-ready", "no-active"])
 def test_active_revision_findings(mutate, fragment):
-    assert fragment in text(broken(mutate, control_plane.active_revision_on_minor, "default", "1.28"))
+    assert fragment in text(broken(mutate, control_plane.active_revision_on_profiled_minor, "default", "1.28"))
 
 def _ztunnel_not_ready_as_the_operator_writes_it(c):
     """ZTunnel Ready=False DaemonSetNotReady, and Istio DependenciesHealthy False ZTunnelNotHealthy."""

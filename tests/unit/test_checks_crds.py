@@ -8,7 +8,7 @@ from ossm_conformance.checks import crds
 
 @pytest.mark.parametrize("name", crds.SAIL_CRDS)
 def test_healthy_crds_pass(name):
-    assert run(crds.crd_serves_v1, healthy(), name) == []
+    assert run(crds.sail_crd_serves_v1, healthy(), name) == []
 
 
 def _ztunnels(c):
@@ -26,6 +26,6 @@ def _ztunnels(c):
     (lambda c: _ztunnels(c)["spec"]["versions"][0].update(served=False), "v1(served=False", False),
 ], ids=["missing", "not-established", "establishing", "v1alpha1-only", "v1-not-served"])
 def test_crd_findings(mutate, fragment, settling):
-    findings = broken(mutate, crds.crd_serves_v1, "ztunnels.sailoperator.io")
+    findings = broken(mutate, crds.sail_crd_serves_v1, "ztunnels.sailoperator.io")
     assert fragment in text(findings)
     assert findings[0].settling == settling

@@ -33,7 +33,7 @@ def test_istiod_findings(mutate, fragment):
 
 
 @pytest.mark.parametrize("ds_id", DS_IDS)
-@pytest.mark.parametrize("check", [data_plane.daemonset_rolled_out, data_plane.daemonset_pods_on_every_node],
+@pytest.mark.parametrize("check", [data_plane.daemonset_rolled_out, data_plane.daemonset_pod_ready_on_every_node],
                          ids=lambda f: f.__name__)
 def test_healthy_daemonsets_pass(check, ds_id):
     assert run(check, healthy(), param("daemonset", ds_id)) == []
@@ -104,7 +104,7 @@ def test_node_selector_and_cordon_and_not_ready_nodes():
 
 
 @pytest.mark.parametrize("ds_id", DS_IDS)
-@pytest.mark.parametrize("check", [data_plane.daemonset_rolled_out, data_plane.daemonset_pods_on_every_node],
+@pytest.mark.parametrize("check", [data_plane.daemonset_rolled_out, data_plane.daemonset_pod_ready_on_every_node],
                          ids=lambda f: f.__name__)
 def test_rebooting_node_is_not_a_failure(check, ds_id):
     c = healthy()
@@ -119,7 +119,7 @@ def test_unready_pod_on_a_ready_node_still_fails_beside_a_rebooting_one():
     _ds(c)["status"].update(numberReady=4, numberAvailable=4)
     ds = param("daemonset", "ztunnel/ztunnel")
     assert "numberReady=4" in text(run(data_plane.daemonset_rolled_out, c, ds))
-    findings = run(data_plane.daemonset_pods_on_every_node, c, ds)
+    findings = run(data_plane.daemonset_pod_ready_on_every_node, c, ds)
     assert "pod not Ready: ztunnel-worker-2 on worker-2" in text(findings) and "NotReady nodes" in text(findings)
     assert "ztunnel-worker-1" not in text(findings).split("NotReady nodes")[0]
 
@@ -169,7 +169,7 @@ def test_pods_outside_the_mesh_on_a_left_out_node_are_fine():
      "pod not Ready: ztunnel-worker-1 on worker-1"),
 ], ids=["missing-pod", "unready-pod"])
 def test_pod_findings(mutate, fragment):
-    findings = broken(mutate, data_plane.daemonset_pods_on_every_node, param("daemonset", "ztunnel/ztunnel"))
+    findings = broken(mutate, data_plane.daemonset_pod_ready_on_every_node, param("daemonset", "ztunnel/ztunnel"))
     assert fragment in text(findings)
     assert all(f.settling for f in findings)
 
@@ -177,7 +177,7 @@ def test_pod_findings(mutate, fragment):
 def test_pods_of_other_workloads_do_not_count():
     c = healthy()
     find(c, "pods", "ztunnel-worker-2", "ztunnel")["metadata"]["labels"] = {"app": "something-else"}
-    assert "no pod on node: worker-2" in text(run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", "ztunnel/ztunnel")))
+    assert "no pod on node: worker-2" in text(run(data_plane.daemonset_pod_ready_on_every_node, c, param("daemonset", "ztunnel/ztunnel")))
 
 
 @pytest.mark.parametrize("ds_id", DS_IDS)
@@ -192,4 +192,4 @@ def test_an_evicted_pod_beside_its_replacement_is_not_a_second_pod(ds_id):
     evicted["metadata"]["name"] = f"{ds_name}-evicted"
     evicted["status"] = {"phase": "Failed", "reason": "Evicted", "conditions": [cond("Ready", "False")]}
     c["pods"].append(evicted)
-    assert run(data_plane.daemonset_pods_on_every_node, c, param("daemonset", ds_id)) == []
+    assert run(data_plane.daemonset_pod_ready_on_every_node, c, param("daemonset", ds_id)) == []

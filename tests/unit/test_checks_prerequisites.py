@@ -9,7 +9,7 @@ from ossm_conformance.checks import prerequisites
 def test_healthy_passes():
     c = healthy()
     assert run(prerequisites.istio_trusts_ztunnel_namespace, c, PROFILE.istio, PROFILE.ztunnel) == []
-    assert run(prerequisites.ovn_local_gateway_mode, c) == []
+    assert run(prerequisites.ovn_kubernetes_local_gateway_mode, c) == []
     assert run(prerequisites.gateway_api_crds_installed, c) == []
 
 
@@ -31,14 +31,14 @@ def test_untrusted_ztunnel_namespace_fails(value, fragment):
 def test_shared_gateway_mode_fails(mutate, fragment):
     c = healthy()
     mutate(find(c, "networks", "cluster"))
-    findings = run(prerequisites.ovn_local_gateway_mode, c)
+    findings = run(prerequisites.ovn_kubernetes_local_gateway_mode, c)
     assert fragment in text(findings) and "oc patch network.operator.openshift.io cluster" in findings[0].fix
 
 
 def test_missing_network_config_fails():
     c = healthy()
     remove(c, "networks", "cluster")
-    assert "not found" in text(run(prerequisites.ovn_local_gateway_mode, c))
+    assert "not found" in text(run(prerequisites.ovn_kubernetes_local_gateway_mode, c))
 
 
 def test_missing_or_conflicting_gateway_api_crd_fails():

@@ -20,7 +20,7 @@ def _labels(c, ns):
 
 
 @pytest.mark.parametrize("ns", TENANTS)
-@pytest.mark.parametrize("check", [tenants.namespace_enrolled, tenants.network_policies_admit_hbone, tenants.pods_enrolled],
+@pytest.mark.parametrize("check", [tenants.ambient_namespace_enrolled, tenants.network_policies_admit_hbone, tenants.pods_redirected_and_ready],
                          ids=lambda f: f.__name__)
 def test_healthy_tenants_pass(check, ns):
     assert run(check, healthy(), PROFILE.tenant(ns)) == []
@@ -37,7 +37,7 @@ def test_healthy_peer_authentication_passes(ns):
     (lambda c: _labels(c, CHAT.namespace).update({"istio.io/dataplane-mode": "none"}), "istio.io/dataplane-mode=none"),
 ], ids=["unlabelled", "opted-out"])
 def test_unlabelled_namespace_fails_with_plaintext_remedy(mutate, fragment):
-    findings = broken(mutate, tenants.namespace_enrolled, CHAT)
+    findings = broken(mutate, tenants.ambient_namespace_enrolled, CHAT)
     assert fragment in text(findings)
     assert "CNI plugin not active on the node; or namespace not labelled" in findings[0].fix
     assert not findings[0].settling
@@ -47,7 +47,7 @@ def test_unlabelled_namespace_fails_with_plaintext_remedy(mutate, fragment):
 def test_mixed_mode_namespace_fails(label):
     c = healthy()
     _labels(c, CHAT.namespace).update(label)
-    findings = run(tenants.namespace_enrolled, c, CHAT)
+    findings = run(tenants.ambient_namespace_enrolled, c, CHAT)
     assert "Pick one mode per ns" in text(findings)
     assert next(iter(label)) in findings[0].actual
 
@@ -55,7 +55,7 @@ def test_mixed_mode_namespace_fails(label):
 def test_missing_tenant_namespace_is_named():
     c = healthy()
     remove(c, "namespaces", CHAT.namespace)
-    findings = run(tenants.namespace_enrolled, c, CHAT)
+    findings = run(tenants.ambient_namespace_enrolled, c, CHAT)
     assert findings[0].object == "Namespace bank-employees-jboss-chat"
     assert "not found" in findings[0].actual
 
@@ -152,23 +152,23 @@ def _bff(c):
 def test_pod_without_redirection_fails_and_settles_while_namespace_is_labelled():
     c = healthy()
     _bff(c)["metadata"]["annotations"] = {}
-    findings = run(tenants.pods_enrolled, c, CHAT)
+    findings = run(tenants.pods_redirected_and_ready, c, CHAT)
     assert "annotation ambient.istio.io/redirection=enabled" in text(findings)
     assert findings[0].settling
     _labels(c, CHAT.namespace).pop("istio.io/dataplane-mode")
-    assert not run(tenants.pods_enrolled, c, CHAT)[0].settling
+    assert not run(tenants.pods_redirected_and_ready, c, CHAT)[0].settling
 
 
 def test_pod_with_sidecar_fails():
     c = healthy()
     _bff(c)["spec"]["containers"].append({"name": "istio-proxy"})
-    assert "istio-proxy in spec.containers" in text(run(tenants.pods_enrolled, c, CHAT))
+    assert "istio-proxy in spec.containers" in text(run(tenants.pods_redirected_and_ready, c, CHAT))
 
 
 def test_pods_failing_probes_tell_the_bank_payment_story():
     c = healthy()
     c["pods"].append(pod("payment-api-0", CHAT.namespace, {"app": "payment-api"}, ready=False))
-    findings = run(tenants.pods_enrolled, c, CHAT)
+    findings = run(tenants.pods_redirected_and_ready, c, CHAT)
     assert "not Ready (7 restarts)" in text(findings)
     assert "ztunnel-workload-identity" in findings[0].fix and findings[0].settling
 
@@ -177,8 +177,8 @@ def test_waypoint_and_finished_pods_are_not_workloads():
     c = healthy()
     c["pods"].append(pod("job-0", CHAT.namespace, {"app": "job"}, ambient=False))
     c["pods"][-1]["status"]["phase"] = "Succeeded"
-    assert run(tenants.pods_enrolled, c, PROFILE.tenant("apps-team-x")) == []
-    assert run(tenants.pods_enrolled, c, CHAT) == []
+    assert run(tenants.pods_redirected_and_ready, c, PROFILE.tenant("apps-team-x")) == []
+    assert run(tenants.pods_redirected_and_ready, c, CHAT) == []
 
 
 # -- excluded, sidecar, unknown ---------------------------------------------------------------
@@ -203,12 +203,12 @@ def test_sidecar_tenant():
 
 def test_unknown_ambient_namespace_is_reported_unless_ignored():
     c = healthy()
-    assert run(tenants.no_unknown_ambient_namespaces, c, PROFILE) == []
+    assert run(tenants.unknown_ambient_namespaces, c, PROFILE) == []
     c["namespaces"].append(obj("namespaces", "shadow-it", labels={"istio.io/dataplane-mode": "ambient"}))
-    findings = run(tenants.no_unknown_ambient_namespaces, c, PROFILE)
+    findings = run(tenants.unknown_ambient_namespaces, c, PROFILE)
     assert [f.object for f in findings] == ["Namespace shadow-it"]
     ignoring = dataclasses.replace(PROFILE, ignored_namespaces=("shadow-it",))
-    assert run(tenants.no_unknown_ambient_namespaces, c, ignoring) == []
+    assert run(tenants.unknown_ambient_namespaces, c, ignoring) == []
 
 
 # -- NetworkPolicies per profiled edge ---------------------------------------------------------
@@ -351,10 +351,10 @@ DEMO = PROFILE.tenant("ossm3-demo")
 def test_everyday_pods_are_not_judged():
     """The fixture's completed Job pod, Evicted pod and istio-class gateway pod (labelled none)."""
     c = healthy()
-    assert run(tenants.pods_enrolled, c, DEMO) == []
+    assert run(tenants.pods_redirected_and_ready, c, DEMO) == []
     find(c, "pods", "demo-client-0", DEMO.namespace)["metadata"]["deletionTimestamp"] = "2026-05-12T10:00:00Z"
     find(c, "pods", "demo-client-0", DEMO.namespace)["status"]["conditions"] = []
-    assert run(tenants.pods_enrolled, c, DEMO) == []
+    assert run(tenants.pods_redirected_and_ready, c, DEMO) == []
 
 
 def test_opted_out_pod_fails_unless_the_profile_allows_it():
@@ -364,17 +364,17 @@ def test_opted_out_pod_fails_unless_the_profile_allows_it():
     client["metadata"]["annotations"] = {}
     client["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "demo-client-5d8f7c9b6d", "controller": True}]
     client["metadata"]["labels"]["pod-template-hash"] = "5d8f7c9b6d"
-    findings = run(tenants.pods_enrolled, c, DEMO)
+    findings = run(tenants.pods_redirected_and_ready, c, DEMO)
     assert [f.object for f in findings] == ["Pod ossm3-demo/demo-client-0"]
     assert "istio.io/dataplane-mode=none" in findings[0].actual and "opt_outs" in findings[0].fix
     allowed = dataclasses.replace(DEMO, opt_outs=(OptOut("demo-client", "talks only to the legacy mainframe"),))
-    assert run(tenants.pods_enrolled, c, allowed) == []
+    assert run(tenants.pods_redirected_and_ready, c, allowed) == []
 
 
 def test_pod_bypassing_inbound_capture_fails():
     c = healthy()
     _bff(c)["metadata"]["annotations"]["ambient.istio.io/bypass-inbound-capture"] = "true"
-    findings = run(tenants.pods_enrolled, c, CHAT)
+    findings = run(tenants.pods_redirected_and_ready, c, CHAT)
     assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/bff-0"]
     assert "STRICT is not enforced" in findings[0].fix
 
@@ -382,7 +382,7 @@ def test_pod_bypassing_inbound_capture_fails():
 def test_native_sidecar_is_a_sidecar():
     c = healthy()
     _bff(c)["spec"]["initContainers"] = [{"name": "istio-proxy", "restartPolicy": "Always"}]
-    assert "istio-proxy in spec.initContainers (native sidecar)" in text(run(tenants.pods_enrolled, c, CHAT))
+    assert "istio-proxy in spec.initContainers (native sidecar)" in text(run(tenants.pods_redirected_and_ready, c, CHAT))
 
 
 def test_pod_stuck_in_container_creating_names_the_cni_event():
@@ -397,7 +397,7 @@ def test_pod_stuck_in_container_creating_names_the_cni_event():
                     obj("events", "chat-backend-1.b", CHAT.namespace, involvedObject={"kind": "Pod", "name": "chat-backend-1"},
                         reason="FailedCreatePodSandBox", message="plugin type=\"istio-cni\" failed (add)",
                         lastTimestamp="2026-05-12T10:01:00Z", type="Warning")]
-    findings = run(tenants.pods_enrolled, c, CHAT)
+    findings = run(tenants.pods_redirected_and_ready, c, CHAT)
     assert [f.object for f in findings] == ["Pod bank-employees-jboss-chat/chat-backend-1"]
     assert findings[0].actual.startswith("Pending (ContainerCreating) on node worker-0; latest event FailedCreatePodSandBox")
     assert findings[0].settling
@@ -426,7 +426,7 @@ def test_pods_enrolled_by_their_own_label_in_an_unprofiled_namespace_fail():
     c = healthy()
     c["namespaces"].append(obj("namespaces", "shadow-it"))
     c["pods"].append(pod("tool-0", "shadow-it", {"app": "tool", "istio.io/dataplane-mode": "ambient"}))
-    findings = run(tenants.no_unknown_ambient_namespaces, c, PROFILE)
+    findings = run(tenants.unknown_ambient_namespaces, c, PROFILE)
     assert [f.object for f in findings] == ["Namespace shadow-it"]
     assert "pods enrolled by their own istio.io/dataplane-mode=ambient label: tool-0" in findings[0].actual
 
@@ -469,7 +469,7 @@ def test_injection_disabled_is_no_sidecar_mode(ns_labels):
     _labels(c, "bank-payment").update(ns_labels)
     assert run(tenants.excluded_tenant_not_enrolled, c, PAYMENT) == []
     _labels(c, CHAT.namespace).update(ns_labels)
-    assert run(tenants.namespace_enrolled, c, CHAT) == []
+    assert run(tenants.ambient_namespace_enrolled, c, CHAT) == []
 
 
 def test_injection_enabled_in_the_excluded_tenant_still_fails():
@@ -496,8 +496,8 @@ def test_unscheduled_pod_is_not_the_meshs_business():
     c["events"].append(obj("events", "chat-backend-2.a", CHAT.namespace, type="Warning", reason="FailedScheduling",
                            involvedObject={"kind": "Pod", "name": "chat-backend-2"},
                            message="0/6 nodes are available: 3 Insufficient cpu."))
-    assert run(tenants.pods_enrolled, c, CHAT) == []
+    assert run(tenants.pods_redirected_and_ready, c, CHAT) == []
     # Once placed on a node and stuck creating its sandbox, it is judged again.
     c["pods"][-1]["spec"]["nodeName"] = "worker-0"
     c["pods"][-1]["status"]["containerStatuses"] = [{"name": "chat-backend", "state": {"waiting": {"reason": "ContainerCreating"}}}]
-    assert [f.object for f in run(tenants.pods_enrolled, c, CHAT)] == [f"Pod {CHAT.namespace}/chat-backend-2"]
+    assert [f.object for f in run(tenants.pods_redirected_and_ready, c, CHAT)] == [f"Pod {CHAT.namespace}/chat-backend-2"]

@@ -142,8 +142,8 @@ def test_installplans_that_do_not_move_the_mesh_operator_minor_are_go(plan):
 
 def test_unreadable_kind_is_no_go_not_a_pass():
     v = verdict("v1.28.4", broken=("installplans",))
-    assert v.reasons == ["could not check target_is_offered: list installplans: forbidden",
-                         "could not check no_installplan_to_other_minor: list installplans: forbidden"]
+    assert v.reasons == ["could not check target_is_offered_by_the_operator: list installplans: forbidden",
+                         "could not check no_pending_installplan_to_another_minor: list installplans: forbidden"]
 
 
 # -- the conformance set ------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_target_in_the_enum_with_a_pinned_version_says_to_move_pin_and_profile_t
 
 def test_unreadable_crd_is_no_go_and_the_note_says_so():
     v = verdict("v1.28.4", broken=("customresourcedefinitions",))
-    assert v.reasons == ["could not check target_is_offered: list customresourcedefinitions: forbidden"]
+    assert v.reasons == ["could not check target_is_offered_by_the_operator: list customresourcedefinitions: forbidden"]
     assert "could not tell" in v.notes[0]
 
 

@@ -114,7 +114,7 @@ def sail_cr_spec_as_profiled(view, cr: ExpectedCR) -> list[Finding]:
 
 
 @reads("istios", "istiorevisions")
-def active_revision_on_minor(view, istio_name: str, minor: str) -> list[Finding]:
+def active_revision_on_profiled_minor(view, istio_name: str, minor: str) -> list[Finding]:
     """The resolved version runs on the profiled minor (Istio.spec.version keeps the alias;
     the IstioRevision holds the concrete one), and at least one revision is ready."""
     istio = view.get("istios", istio_name)

@@ -17,7 +17,7 @@ GATEWAY_API_CRDS = ("gatewayclasses.gateway.networking.k8s.io", "gateways.gatewa
 
 
 @reads("customresourcedefinitions")
-def crd_serves_v1(view, crd_name: str) -> list[Finding]:
+def sail_crd_serves_v1(view, crd_name: str) -> list[Finding]:
     obj = f"CustomResourceDefinition {crd_name}"
     crd = view.get("customresourcedefinitions", crd_name)
     if crd is None:

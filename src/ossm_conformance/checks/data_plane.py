@@ -119,7 +119,7 @@ def daemonset_rolled_out(view, ds_ref: DaemonSetRef) -> list[Finding]:
 
 
 @reads("daemonsets", "nodes", "pods")
-def daemonset_pods_on_every_node(view, ds_ref: DaemonSetRef) -> list[Finding]:
+def daemonset_pod_ready_on_every_node(view, ds_ref: DaemonSetRef) -> list[Finding]:
     """One Ready pod of the DaemonSet on each Ready node it should cover (a node without one has
     no redirect or no mTLS for its ambient pods). NotReady nodes are named, never a failure by
     themselves: their pods are marked not Ready by the node lifecycle controller until the
@@ -176,7 +176,7 @@ def daemonset_covers_enrolled_pods(view, ds_ref: DaemonSetRef) -> list[Finding]:
     Healthy: the charts tolerate every taint and select no nodes, so ztunnel and istio-cni reach
     every node. Broken: a nodeSelector, affinity or toleration list in the ZTunnel/IstioCNI
     spec.values leaves out a node where enrolled pods run; those pods get no redirect (istio-cni)
-    or no mTLS (ztunnel). Readiness is not judged here (daemonset_pods_on_every_node does)."""
+    or no mTLS (ztunnel). Readiness is not judged here (daemonset_pod_ready_on_every_node does)."""
     ds = view.get("daemonsets", ds_ref.name, ds_ref.namespace)
     if ds is None:
         return _missing(ds_ref)

@@ -63,7 +63,7 @@ def _catalog_problem(sub: dict) -> str | None:
 
 
 @reads("subscriptions")
-def subscription_at_latest(view, op: Operator) -> list[Finding]:
+def subscription_at_latest_known(view, op: Operator) -> list[Finding]:
     """The Subscription is on the profiled channel and at the latest CSV it may install.
 
     Healthy (OLM): state AtLatestKnown with installedCSV == currentCSV; or, with Manual approval,
@@ -141,7 +141,7 @@ def _installed_by(view, sub: dict, csv: str) -> str:
 
 
 @reads("subscriptions", "installplans")
-def csv_version_pinned(view, op: Operator) -> list[Finding]:
+def operator_version_pinned(view, op: Operator) -> list[Finding]:
     """The installed CSV is the version the runbook pins (kiali-ossm v2.22.2; servicemeshoperator3
     at the release the cluster is meant to run). Healthy: installedCSV == <prefix>.v<version>,
     whatever newer plan awaits approval. Broken: any other version installed (an Automatic

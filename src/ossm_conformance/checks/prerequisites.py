@@ -31,7 +31,7 @@ def istio_trusts_ztunnel_namespace(view, istio: IstioSpec, ztunnel: ZTunnelSpec)
 
 
 @reads("networks")
-def ovn_local_gateway_mode(view) -> list[Finding]:
+def ovn_kubernetes_local_gateway_mode(view) -> list[Finding]:
     """network.operator.openshift.io/cluster runs OVN-Kubernetes with gatewayConfig.routingViaHost.
 
     Healthy: defaultNetwork.type OVNKubernetes, ovnKubernetesConfig.gatewayConfig.routingViaHost

@@ -20,7 +20,7 @@ def _namespace_missing(tenant: Tenant) -> Finding:
 
 
 @reads("namespaces")
-def namespace_enrolled(view, tenant: Tenant) -> list[Finding]:
+def ambient_namespace_enrolled(view, tenant: Tenant) -> list[Finding]:
     ns = view.get("namespaces", tenant.namespace)
     if ns is None:
         return [_namespace_missing(tenant)]
@@ -213,7 +213,7 @@ def _not_started(view, pod: dict) -> Finding:
 
 
 @reads("pods", "namespaces", "events")
-def pods_enrolled(view, tenant: Tenant) -> list[Finding]:
+def pods_redirected_and_ready(view, tenant: Tenant) -> list[Finding]:
     """Each workload pod of an ambient tenant is enrolled and redirected by istio-cni, captures its
     inbound traffic, carries no sidecar, and is Ready.
 
@@ -313,7 +313,7 @@ def sidecar_tenant_injected(view, tenant: Tenant) -> list[Finding]:
 
 
 @reads("namespaces", "pods")
-def no_unknown_ambient_namespaces(view, profile: Profile) -> list[Finding]:
+def unknown_ambient_namespaces(view, profile: Profile) -> list[Finding]:
     """An ambient namespace nobody profiled has no promise of RBAC, PeerAuthentication or policies;
     nor has a namespace where pods enrol themselves with their own ambient label."""
     known = {t.namespace for t in profile.tenants} | set(profile.ignored_namespaces)

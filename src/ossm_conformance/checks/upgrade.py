@@ -43,7 +43,7 @@ def _istio(view, profile: Profile) -> dict | None:
 # -- rules --------------------------------------------------------------------------------------
 
 @reads("istios", "istiorevisions")
-def target_is_newer_patch(view, profile: Profile, target: str) -> list[Finding]:
+def target_is_a_newer_patch_of_the_running_minor(view, profile: Profile, target: str) -> list[Finding]:
     """The target is vMAJOR.MINOR.PATCH on the profile's minor, and newer than the running version."""
     obj = f"--target-version {target}"
     wanted = parse_version(target)
@@ -91,7 +91,7 @@ def pending_update(view, profile: Profile) -> tuple[dict, str] | None:
 
 
 @reads("subscriptions", "customresourcedefinitions", "installplans", "istios", "istiorevisions")
-def target_is_offered(view, profile: Profile, target: str) -> list[Finding]:
+def target_is_offered_by_the_operator(view, profile: Profile, target: str) -> list[Finding]:
     """The target is a release the installed operator runs (its Istio CRD's spec.version enum, which
     the API server enforces), or an operator update of the same OSSM minor awaits that may bring it.
 
@@ -101,7 +101,7 @@ def target_is_offered(view, profile: Profile, target: str) -> list[Finding]:
     or pending can run it."""
     wanted, running = parse_version(target), parse_version(running_istio_version(view, profile))
     if wanted is None or wanted.minor_str != profile.istio_minor or (running and wanted <= running):
-        return []  # malformed, another minor, not newer: target_is_newer_patch refuses it
+        return []  # malformed, another minor, not newer: target_is_a_newer_patch_of_the_running_minor refuses it
     offered = offered_versions(view.get("customresourcedefinitions", ISTIO_CRD))
     if offered is None:
         return [Finding(f"CustomResourceDefinition {ISTIO_CRD}", "spec.version enum in its storage version",
@@ -132,7 +132,7 @@ def _revision_of(rev: dict, istio_name: str) -> bool:
 
 
 @reads("istios", "istiorevisions")
-def no_inactive_revision_pending(view, profile: Profile) -> list[Finding]:
+def no_inactive_revision_pending_deletion(view, profile: Profile) -> list[Finding]:
     """Only the active revision exists: any other is the previous upgrade, not finished yet."""
     istio = _istio(view, profile)
     if istio is None:
@@ -159,7 +159,7 @@ def ossm_minor_of_csv(csv: str | None) -> str | None:
 
 
 @reads("subscriptions", "installplans")
-def no_installplan_to_other_minor(view, profile: Profile) -> list[Finding]:
+def no_pending_installplan_to_another_minor(view, profile: Profile) -> list[Finding]:
     """No InstallPlan of the mesh operator, still to run, installs a CSV of another OSSM minor."""
     sub = subscription(view, profile)
     if sub is None:
@@ -188,8 +188,8 @@ def no_installplan_to_other_minor(view, profile: Profile) -> list[Finding]:
     return findings
 
 
-GATE_RULES = (target_is_newer_patch, target_is_offered, no_inactive_revision_pending, no_installplan_to_other_minor)
-TARGETED_RULES = (target_is_newer_patch, target_is_offered)   # rules that take the target as an argument
+GATE_RULES = (target_is_a_newer_patch_of_the_running_minor, target_is_offered_by_the_operator, no_inactive_revision_pending_deletion, no_pending_installplan_to_another_minor)
+TARGETED_RULES = (target_is_a_newer_patch_of_the_running_minor, target_is_offered_by_the_operator)   # rules that take the target as an argument
 
 
 # -- notes --------------------------------------------------------------------------------------

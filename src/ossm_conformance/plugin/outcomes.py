@@ -7,21 +7,28 @@ from __future__ import annotations
 import pytest
 
 from .. import exitcodes
+from ..checks import declared
 from ..findings import CouldNotCheck
 from . import gate, reporting
 from .state import is_worker, state_of
 
 
+def check_of(item: pytest.Item):
+    """The check a conformance test runs: the one named after it (`test_x` runs check `x`), or None
+    (the mTLS evidence, judged from ztunnel's counters: fixtures/mtls.py)."""
+    name = getattr(item, "originalname", item.name)
+    return declared().get(name.removeprefix("test_")) if name.startswith("test_") else None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Records the kinds the test declared (the `conform` fixture limits its check to them), and
-    makes a test whose declared kinds could not be read an *error*: could not check, never pass."""
-    marker = item.get_closest_marker("reads")
+    """Records the kinds the test's check reads (the `conform` fixture limits the check to them),
+    and makes a test whose kinds could not be read an *error*: could not check, never pass."""
     state = state_of(item.config)
-    state.declared = frozenset(marker.args) if marker else frozenset()
-    state.examined = None
-    if marker is None or state.snapshot is None:
+    state.declared, state.examined = frozenset(), None
+    if state.snapshot is None or (check := check_of(item)) is None:
         return
-    problems = state.snapshot.errors(marker.args)
+    state.declared = frozenset(check.reads)
+    problems = state.snapshot.errors(check.reads)
     if problems:
         raise CouldNotCheck("could not check: " + "; ".join(problems))
 

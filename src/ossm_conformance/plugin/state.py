@@ -25,7 +25,7 @@ class RunState:
     target: dict = field(default_factory=dict)   # server, context, user, source: never credentials
     _api: Api | None = None
     options: object = None
-    declared: frozenset = frozenset()            # kinds the running test declared (its `reads` marker)
+    declared: frozenset = frozenset()            # kinds the running test's check reads (its @reads)
     examined: str | None = None                  # digest of what the running test's check examined (--history)
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the history point's and the report's id
     started: float = field(default_factory=time.time)
