@@ -85,7 +85,7 @@ def imported_modules(path: Path) -> set[str]:
                 base = ".".join(package + [node.module])
             else:
                 base = node.module
-            # `from ..checks import _mesh` reaches _mesh: each imported name is kept as base.name.
+            # `from ..checks import _netpol` reaches _netpol: each imported name is kept as base.name.
             found.update(f"{base}.{alias.name}" for alias in node.names)
         elif (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in node.targets)
               and isinstance(node.value, (ast.List, ast.Tuple))):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import runbook
 from ..findings import Finding
 from ..profile import IstioSpec
-from ._mesh import enrolled_pods
+from .mesh import enrolled_pods
 from ._k8s import (DAEMONSET_DEFAULT_TOLERATIONS, deployment_available, dig, labels, listing,
                    meta, name, node_ready, node_selected, pod_ready, reads, ref, selector_matches, stale_generation,
                    untolerated_taints)

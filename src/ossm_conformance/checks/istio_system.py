@@ -17,7 +17,7 @@ from __future__ import annotations
 from .. import runbook
 from ..findings import Finding
 from ..profile import IstioSpec, ZTunnelSpec
-from . import _mesh
+from . import mesh
 from ._k8s import dig, listing, name, namespace, namespace_labels, reads
 from ._netpol import Peer, admits, policy_names, port_admitted_from_anyone, selecting
 
@@ -40,14 +40,14 @@ def _ztunnel_peer(view, ztunnel: ZTunnelSpec) -> Peer | None:
 
 
 def _gateway_peer(view, gw: dict) -> Peer:
-    role = "waypoint" if dig(gw, "spec.gatewayClassName") == _mesh.WAYPOINT_CLASS else "gateway"
-    return Peer(namespace(gw), _mesh.gateway_pod_labels(view, gw), title=f"{role} {namespace(gw)}/{name(gw)}")
+    role = "waypoint" if dig(gw, "spec.gatewayClassName") == mesh.WAYPOINT_CLASS else "gateway"
+    return Peer(namespace(gw), mesh.gateway_pod_labels(view, gw), title=f"{role} {namespace(gw)}/{name(gw)}")
 
 
 def _gateway_peers(view) -> list[Peer]:
     """The Envoy pods istiod deploys for waypoints (class istio-waypoint) and for ingress gateways
     (class istio): both dial istiod:15012."""
-    return [_gateway_peer(view, gw) for gw in _mesh.istiod_gateways(view)]
+    return [_gateway_peer(view, gw) for gw in mesh.istiod_gateways(view)]
 
 
 def _istiod_peer(view, istio: IstioSpec) -> Peer:
@@ -173,7 +173,7 @@ def gateways_reach_istiod(view, istio: IstioSpec) -> list[Finding]:
     through it fails while its Gateway stays Programmed."""
     ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
     findings = []
-    for gw in _mesh.istiod_gateways(view):
+    for gw in mesh.istiod_gateways(view):
         cut, egress = _cut_off_istiod(view, istio, _gateway_peer(view, gw), ns_labels)
         if cut:
             findings.append(Finding(f"Gateway {namespace(gw)}/{name(gw)} (its Envoy pods)",

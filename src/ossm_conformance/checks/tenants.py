@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import runbook
 from ..findings import Finding
 from ..profile import Profile, Tenant
-from . import _mesh
+from . import mesh
 from ._k8s import annotations, dig, labels, listing, meta, name, namespace, namespace_labels, pod_ready, reads, ref
 from ._netpol import Peer, admits, pod_peer, policy_names, selecting
 
@@ -25,15 +25,15 @@ def ambient_namespace_enrolled(view, tenant: Tenant) -> list[Finding]:
     if ns is None:
         return [_namespace_missing(tenant)]
     obj, findings = f"Namespace {tenant.namespace}", []
-    mode = labels(ns).get(_mesh.DATAPLANE_MODE)
+    mode = labels(ns).get(mesh.DATAPLANE_MODE)
     if mode != "ambient":
-        findings.append(Finding(obj, f"label {_mesh.DATAPLANE_MODE}=ambient",
-                                f"{_mesh.DATAPLANE_MODE}={mode}" if mode else f"no {_mesh.DATAPLANE_MODE} label",
+        findings.append(Finding(obj, f"label {mesh.DATAPLANE_MODE}=ambient",
+                                f"{mesh.DATAPLANE_MODE}={mode}" if mode else f"no {mesh.DATAPLANE_MODE} label",
                                 runbook.PLAINTEXT))
-    sidecar = _mesh.sidecar_labels(ns)
+    sidecar = mesh.sidecar_labels(ns)
     if sidecar:
-        findings.append(Finding(obj, f"no label that makes istiod inject sidecars ({_mesh.INJECTION}=enabled, "
-                                     f"{_mesh.REVISION}) (one mode per namespace)",
+        findings.append(Finding(obj, f"no label that makes istiod inject sidecars ({mesh.INJECTION}=enabled, "
+                                     f"{mesh.REVISION}) (one mode per namespace)",
                                 ", ".join(f"{k}={v}" for k, v in sorted(sidecar.items())), runbook.MIXED_MODE))
     return findings
 
@@ -111,8 +111,8 @@ def _waypoint_of(view, service: dict | None, namespace_: str) -> str | None:
     """The waypoint a Service's traffic goes through: its own istio.io/use-waypoint label, else its
     namespace's; `none` (or no label) means direct (istio/istio pilot/pkg/serviceregistry/kube/controller/ambient,
     the use-waypoint lookup: service label first, then namespace label, "none" opts out)."""
-    wanted = labels(service or {}).get(_mesh.USE_WAYPOINT) or namespace_labels(
-        view.get("namespaces", namespace_)).get(_mesh.USE_WAYPOINT)
+    wanted = labels(service or {}).get(mesh.USE_WAYPOINT) or namespace_labels(
+        view.get("namespaces", namespace_)).get(mesh.USE_WAYPOINT)
     return None if wanted in (None, "", "none") else wanted
 
 
@@ -126,16 +126,16 @@ def _hbone_pairs(view, tenant: Tenant) -> list[tuple[str, Peer, Peer]]:
     destination Service opts out (istio.io/use-waypoint=none). Tenants without profiled edges:
     every pair of workload pods, and the workloads to and from the tenant's waypoint."""
     ns = tenant.namespace
-    workloads = [pod_peer(p) for p in sorted(_mesh.workload_pods(view, ns), key=name)]
+    workloads = [pod_peer(p) for p in sorted(mesh.workload_pods(view, ns), key=name)]
     pairs = []
     for edge in tenant.edges:
         dest_ns = edge.destination_namespace or ns
         service, source = view.get("services", edge.destination, dest_ns), view.get("deployments", edge.source, ns)
-        servers = [pod_peer(s) for s in _mesh.selected_pods(view, dest_ns, {"matchLabels": dig(service or {}, "spec.selector") or {}})]
-        clients = [pod_peer(c) for c in _mesh.selected_pods(view, ns, dig(source or {}, "spec.selector"))]
+        servers = [pod_peer(s) for s in mesh.selected_pods(view, dest_ns, {"matchLabels": dig(service or {}, "spec.selector") or {}})]
+        clients = [pod_peer(c) for c in mesh.selected_pods(view, ns, dig(source or {}, "spec.selector"))]
         if waypoint := _waypoint_of(view, service, dest_ns):
             why = f"the pods of edge {edge.id(ns)} through waypoint {waypoint}"
-            hops = [pod_peer(w) for w in _mesh.gateway_pods(view, dest_ns, waypoint)]
+            hops = [pod_peer(w) for w in mesh.gateway_pods(view, dest_ns, waypoint)]
             pairs += [(why, c, w) for c in clients for w in hops] + [(why, w, s) for w in hops for s in servers]
         else:
             pairs += [(f"the pods of edge {edge.id(ns)}", c, s) for c in clients for s in servers]
@@ -143,7 +143,7 @@ def _hbone_pairs(view, tenant: Tenant) -> list[tuple[str, Peer, Peer]]:
         pairs += [("the namespace's workload pods", c, s) for c in workloads for s in workloads if c is not s]
         if tenant.waypoint:
             why = f"the waypoint {tenant.waypoint} and the namespace's workload pods"
-            for waypoint in map(pod_peer, _mesh.gateway_pods(view, ns, tenant.waypoint)):
+            for waypoint in map(pod_peer, mesh.gateway_pods(view, ns, tenant.waypoint)):
                 pairs += [(why, w, waypoint) for w in workloads] + [(why, waypoint, w) for w in workloads]
     return pairs
 
@@ -230,30 +230,30 @@ def pods_redirected_and_ready(view, tenant: Tenant) -> list[Finding]:
         return [_namespace_missing(tenant)]
     allowed = {o.workload for o in tenant.opt_outs}
     findings = []
-    for pod in sorted(_mesh.judged_pods(view, tenant.namespace), key=name):
+    for pod in sorted(mesh.judged_pods(view, tenant.namespace), key=name):
         obj = ref(pod)
         if dig(pod, "status.phase") == "Pending":
             findings.append(_not_started(view, pod))
             continue
-        if where := _mesh.sidecars(pod):
-            findings.append(Finding(obj, f"no {_mesh.SIDECAR_CONTAINER} sidecar (ambient: ztunnel, not a sidecar)",
-                                    f"{_mesh.SIDECAR_CONTAINER} in {' and '.join(f'spec.{w}' for w in where)}"
+        if where := mesh.sidecars(pod):
+            findings.append(Finding(obj, f"no {mesh.SIDECAR_CONTAINER} sidecar (ambient: ztunnel, not a sidecar)",
+                                    f"{mesh.SIDECAR_CONTAINER} in {' and '.join(f'spec.{w}' for w in where)}"
                                     + (" (native sidecar)" if "initContainers" in where else ""), runbook.MIXED_MODE))
-        elif _mesh.pod_mode(pod) == "none":
-            if _mesh.workload_of(pod) not in allowed:
-                findings.append(Finding(obj, f"enrolled (no pod label {_mesh.DATAPLANE_MODE}=none, or workload "
-                                             f"{_mesh.workload_of(pod)} listed under the tenant's opt_outs with a reason)",
-                                        f"pod label {_mesh.DATAPLANE_MODE}=none: istio-cni leaves it out, its traffic "
+        elif mesh.pod_mode(pod) == "none":
+            if mesh.workload_of(pod) not in allowed:
+                findings.append(Finding(obj, f"enrolled (no pod label {mesh.DATAPLANE_MODE}=none, or workload "
+                                             f"{mesh.workload_of(pod)} listed under the tenant's opt_outs with a reason)",
+                                        f"pod label {mesh.DATAPLANE_MODE}=none: istio-cni leaves it out, its traffic "
                                         "is plaintext", runbook.POD_OPTED_OUT))
-        elif not _mesh.redirected(pod):
+        elif not mesh.redirected(pod):
             # While the namespace is labelled the CNI agent annotates live pods on its own.
-            findings.append(Finding(obj, f"annotation {_mesh.REDIRECTION}=enabled",
-                                    f"{_mesh.REDIRECTION}={annotations(pod).get(_mesh.REDIRECTION)}"
+            findings.append(Finding(obj, f"annotation {mesh.REDIRECTION}=enabled",
+                                    f"{mesh.REDIRECTION}={annotations(pod).get(mesh.REDIRECTION)}"
                                     f" on node {dig(pod, 'spec.nodeName')}", runbook.PLAINTEXT,
-                                    settling=_mesh.enrolled_by_cni(pod, ns)))
-        if _mesh.bypasses_inbound_capture(pod):
-            findings.append(Finding(obj, f"no annotation {_mesh.BYPASS_INBOUND}=true (inbound captured, STRICT enforced)",
-                                    f"{_mesh.BYPASS_INBOUND}={annotations(pod)[_mesh.BYPASS_INBOUND]}: inbound "
+                                    settling=mesh.enrolled_by_cni(pod, ns)))
+        if mesh.bypasses_inbound_capture(pod):
+            findings.append(Finding(obj, f"no annotation {mesh.BYPASS_INBOUND}=true (inbound captured, STRICT enforced)",
+                                    f"{mesh.BYPASS_INBOUND}={annotations(pod)[mesh.BYPASS_INBOUND]}: inbound "
                                     "plaintext reaches the pod unchecked", runbook.BYPASS_INBOUND_CAPTURE))
         if not pod_ready(pod):
             restarts = sum(s.get("restartCount", 0) for s in dig(pod, "status.containerStatuses", []) or [])
@@ -275,24 +275,24 @@ def excluded_tenant_not_enrolled(view, tenant: Tenant) -> list[Finding]:
         return []
     obj, excluded = f"Namespace {tenant.namespace}", f"excluded: {tenant.reason}"
     findings = []
-    if _mesh.is_ambient(ns):
-        findings.append(Finding(obj, f"no {_mesh.DATAPLANE_MODE}=ambient label ({excluded})",
-                                f"{_mesh.DATAPLANE_MODE}=ambient", runbook.EXCLUDED_TENANT))
-    if sidecar := _mesh.sidecar_labels(ns):
-        findings.append(Finding(obj, f"no label that makes istiod inject sidecars ({_mesh.INJECTION}=enabled, "
-                                     f"{_mesh.REVISION}) ({excluded})",
+    if mesh.is_ambient(ns):
+        findings.append(Finding(obj, f"no {mesh.DATAPLANE_MODE}=ambient label ({excluded})",
+                                f"{mesh.DATAPLANE_MODE}=ambient", runbook.EXCLUDED_TENANT))
+    if sidecar := mesh.sidecar_labels(ns):
+        findings.append(Finding(obj, f"no label that makes istiod inject sidecars ({mesh.INJECTION}=enabled, "
+                                     f"{mesh.REVISION}) ({excluded})",
                                 ", ".join(f"{k}={v}" for k, v in sorted(sidecar.items())), runbook.EXCLUDED_TENANT_SIDECAR))
     for pod in sorted(view.list("pods", tenant.namespace), key=name):
-        if _mesh.finished(pod):
+        if mesh.finished(pod):
             continue
-        if _mesh.has_sidecar(pod):
+        if mesh.has_sidecar(pod):
             findings.append(Finding(ref(pod), f"no sidecar ({excluded})",
-                                    f"{_mesh.SIDECAR_CONTAINER} injected ({', '.join(_mesh.sidecars(pod)) or _mesh.SIDECAR_STATUS})",
+                                    f"{mesh.SIDECAR_CONTAINER} injected ({', '.join(mesh.sidecars(pod)) or mesh.SIDECAR_STATUS})",
                                     runbook.EXCLUDED_TENANT_SIDECAR))
-        elif _mesh.pod_mode(pod) == "ambient" and _mesh.enrolled_by_cni(pod, ns):
+        elif mesh.pod_mode(pod) == "ambient" and mesh.enrolled_by_cni(pod, ns):
             findings.append(Finding(ref(pod), f"not enrolled ({excluded})",
-                                    f"pod label {_mesh.DATAPLANE_MODE}=ambient (istio-cni enrols the pod itself), "
-                                    f"{_mesh.REDIRECTION}={annotations(pod).get(_mesh.REDIRECTION)}",
+                                    f"pod label {mesh.DATAPLANE_MODE}=ambient (istio-cni enrols the pod itself), "
+                                    f"{mesh.REDIRECTION}={annotations(pod).get(mesh.REDIRECTION)}",
                                     runbook.EXCLUDED_TENANT_POD))
     return findings
 
@@ -303,12 +303,12 @@ def sidecar_tenant_injected(view, tenant: Tenant) -> list[Finding]:
     if ns is None:
         return [_namespace_missing(tenant)]
     findings = []
-    if not _mesh.sidecar_labels(ns):
-        findings.append(Finding(f"Namespace {tenant.namespace}", f"label {_mesh.INJECTION}=enabled",
-                                f"{_mesh.INJECTION}={labels(ns).get(_mesh.INJECTION)}", runbook.SIDECAR_TENANT))
-    if _mesh.DATAPLANE_MODE in labels(ns):
-        findings.append(Finding(f"Namespace {tenant.namespace}", f"no {_mesh.DATAPLANE_MODE} label (one mode per namespace)",
-                                f"{_mesh.DATAPLANE_MODE}={labels(ns)[_mesh.DATAPLANE_MODE]}", runbook.MIXED_MODE))
+    if not mesh.sidecar_labels(ns):
+        findings.append(Finding(f"Namespace {tenant.namespace}", f"label {mesh.INJECTION}=enabled",
+                                f"{mesh.INJECTION}={labels(ns).get(mesh.INJECTION)}", runbook.SIDECAR_TENANT))
+    if mesh.DATAPLANE_MODE in labels(ns):
+        findings.append(Finding(f"Namespace {tenant.namespace}", f"no {mesh.DATAPLANE_MODE} label (one mode per namespace)",
+                                f"{mesh.DATAPLANE_MODE}={labels(ns)[mesh.DATAPLANE_MODE]}", runbook.MIXED_MODE))
     return findings
 
 
@@ -320,16 +320,16 @@ def unknown_ambient_namespaces(view, profile: Profile) -> list[Finding]:
     where = f"not in profile {profile.source or profile.cluster}"
     namespaces = {name(ns): ns for ns in view.list("namespaces")}
     findings = [Finding(f"Namespace {n}", "every ambient namespace is a profiled tenant or ignored",
-                        f"{_mesh.DATAPLANE_MODE}=ambient, {where}", runbook.UNKNOWN_AMBIENT_NAMESPACE)
-                for n, ns in sorted(namespaces.items()) if _mesh.is_ambient(ns) and n not in known]
+                        f"{mesh.DATAPLANE_MODE}=ambient, {where}", runbook.UNKNOWN_AMBIENT_NAMESPACE)
+                for n, ns in sorted(namespaces.items()) if mesh.is_ambient(ns) and n not in known]
     self_enrolled: dict[str, list[str]] = {}
     for pod in view.list("pods"):
         ns_name = namespace(pod)
-        if ns_name in known or _mesh.is_ambient(namespaces.get(ns_name)) or _mesh.finished(pod):
+        if ns_name in known or mesh.is_ambient(namespaces.get(ns_name)) or mesh.finished(pod):
             continue
-        if _mesh.pod_mode(pod) == "ambient" and _mesh.enrolled_by_cni(pod, namespaces.get(ns_name)):
+        if mesh.pod_mode(pod) == "ambient" and mesh.enrolled_by_cni(pod, namespaces.get(ns_name)):
             self_enrolled.setdefault(ns_name, []).append(name(pod))
     findings += [Finding(f"Namespace {n}", "every namespace with enrolled pods is a profiled tenant or ignored",
-                         f"pods enrolled by their own {_mesh.DATAPLANE_MODE}=ambient label: {listing(pods)}, {where}",
+                         f"pods enrolled by their own {mesh.DATAPLANE_MODE}=ambient label: {listing(pods)}, {where}",
                          runbook.UNKNOWN_AMBIENT_NAMESPACE) for n, pods in sorted(self_enrolled.items())]
     return findings

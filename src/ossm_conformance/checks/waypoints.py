@@ -14,7 +14,7 @@ from __future__ import annotations
 from .. import runbook
 from ..findings import Finding
 from ..profile import Tenant
-from . import _mesh
+from . import mesh
 from ._k8s import (condition, condition_status, deployment_rollout_findings, describe_condition, dig, labels, name,
                    namespace, reads, ref, selector_matches)
 
@@ -46,12 +46,12 @@ def waypoint_gateway_ready(view, tenant: Tenant) -> list[Finding]:
     gw_obj = f"Gateway {tenant.namespace}/{tenant.waypoint}"
     gw = view.get("gateways", tenant.waypoint, tenant.namespace)
     if gw is None:
-        return [Finding(gw_obj, f"a waypoint Gateway of class {_mesh.WAYPOINT_CLASS}", "not found",
+        return [Finding(gw_obj, f"a waypoint Gateway of class {mesh.WAYPOINT_CLASS}", "not found",
                         runbook.L7_WITHOUT_WAYPOINT)]
     findings = []
     klass = dig(gw, "spec.gatewayClassName")
-    if klass != _mesh.WAYPOINT_CLASS:
-        findings.append(Finding(gw_obj, f"gatewayClassName {_mesh.WAYPOINT_CLASS}", f"gatewayClassName {klass}", runbook.WAYPOINT))
+    if klass != mesh.WAYPOINT_CLASS:
+        findings.append(Finding(gw_obj, f"gatewayClassName {mesh.WAYPOINT_CLASS}", f"gatewayClassName {klass}", runbook.WAYPOINT))
     listeners = [(li.get("port"), li.get("protocol")) for li in dig(gw, "spec.listeners", []) or []]
     if HBONE_LISTENER not in listeners:
         findings.append(Finding(gw_obj, "a listener on port 15008 protocol HBONE",
@@ -71,19 +71,19 @@ def waypoint_gateway_ready(view, tenant: Tenant) -> list[Finding]:
                                 runbook.WAYPOINT_DEPLOYMENT, settling=True))
     else:
         findings += deployment_rollout_findings(dep, runbook.WAYPOINT_DEPLOYMENT)
-    gw_class = view.get("gatewayclasses", _mesh.WAYPOINT_CLASS)
+    gw_class = view.get("gatewayclasses", mesh.WAYPOINT_CLASS)
     if gw_class is None or condition_status(gw_class, "Accepted") != "True":
-        findings.append(Finding(f"GatewayClass {_mesh.WAYPOINT_CLASS}", "condition Accepted=True (created by istiod when ambient is on)",
+        findings.append(Finding(f"GatewayClass {mesh.WAYPOINT_CLASS}", "condition Accepted=True (created by istiod when ambient is on)",
                                 "not found" if gw_class is None else describe_condition(gw_class, "Accepted"),
                                 runbook.ISTIOD, settling=gw_class is not None))
     ns = view.get("namespaces", tenant.namespace)
-    ns_use = labels(ns).get(_mesh.USE_WAYPOINT) if ns else None
+    ns_use = labels(ns).get(mesh.USE_WAYPOINT) if ns else None
     services_using = [name(s) for s in view.list("services", tenant.namespace)
-                      if labels(s).get(_mesh.USE_WAYPOINT) == tenant.waypoint]
+                      if labels(s).get(mesh.USE_WAYPOINT) == tenant.waypoint]
     if ns_use != tenant.waypoint and not services_using:
         findings.append(Finding(f"Namespace {tenant.namespace}",
-                                f"label {_mesh.USE_WAYPOINT}={tenant.waypoint} on the namespace or its services",
-                                f"namespace {_mesh.USE_WAYPOINT}={ns_use}; no service labelled", runbook.WAYPOINT))
+                                f"label {mesh.USE_WAYPOINT}={tenant.waypoint} on the namespace or its services",
+                                f"namespace {mesh.USE_WAYPOINT}={ns_use}; no service labelled", runbook.WAYPOINT))
     return findings
 
 
@@ -97,15 +97,15 @@ def _carries(waypoint_for: str) -> str:
 def _namespace_waypoint(view, ns_name: str) -> tuple[str, str] | None:
     """(namespace, name) of the waypoint the namespace's use-waypoint label names, if it exists."""
     ns = view.get("namespaces", ns_name)
-    use, use_ns = labels(ns).get(_mesh.USE_WAYPOINT), labels(ns).get(_USE_WAYPOINT_NAMESPACE, ns_name)
-    if use and use != "none" and any(name(g) == use for g in _mesh.waypoint_gateways(view, use_ns)):
+    use, use_ns = labels(ns).get(mesh.USE_WAYPOINT), labels(ns).get(_USE_WAYPOINT_NAMESPACE, ns_name)
+    if use and use != "none" and any(name(g) == use for g in mesh.waypoint_gateways(view, use_ns)):
         return use_ns, use
     return None
 
 
 def _has_waypoint(view, ns_name: str) -> bool:
     """A waypoint Gateway in the namespace, or one the namespace's use-waypoint label names elsewhere."""
-    return bool(_mesh.waypoint_gateways(view, ns_name)) or _namespace_waypoint(view, ns_name) is not None
+    return bool(mesh.waypoint_gateways(view, ns_name)) or _namespace_waypoint(view, ns_name) is not None
 
 
 def _service_problem(view, svc_ns: str, svc_name: str) -> str | None:
@@ -113,12 +113,12 @@ def _service_problem(view, svc_ns: str, svc_name: str) -> str | None:
     svc = view.get("services", svc_name, svc_ns)
     if svc is None:
         return f"Service {svc_ns}/{svc_name} was not found"
-    use = labels(svc).get(_mesh.USE_WAYPOINT)
+    use = labels(svc).get(mesh.USE_WAYPOINT)
     if use == "none":
-        return f"Service {svc_ns}/{svc_name} opts out of the waypoint ({_mesh.USE_WAYPOINT}=none)"
+        return f"Service {svc_ns}/{svc_name} opts out of the waypoint ({mesh.USE_WAYPOINT}=none)"
     if use:
         use_ns = labels(svc).get(_USE_WAYPOINT_NAMESPACE, svc_ns)
-        if not any(name(g) == use for g in _mesh.waypoint_gateways(view, use_ns)):
+        if not any(name(g) == use for g in mesh.waypoint_gateways(view, use_ns)):
             return f"Service {svc_ns}/{svc_name} uses waypoint {use_ns}/{use}, which does not exist"
         return None
     if _namespace_waypoint(view, svc_ns) is None:
@@ -148,8 +148,8 @@ def _selects_envoy_gateway(view, policy: dict) -> bool:
     if not selector:
         return False
     ns = namespace(policy)
-    gateways = {name(g) for g in view.list("gateways", ns) if dig(g, "spec.gatewayClassName") != _mesh.WAYPOINT_CLASS}
-    return any(labels(p).get(_mesh.GATEWAY_NAME) in gateways and selector_matches(selector, labels(p))
+    gateways = {name(g) for g in view.list("gateways", ns) if dig(g, "spec.gatewayClassName") != mesh.WAYPOINT_CLASS}
+    return any(labels(p).get(mesh.GATEWAY_NAME) in gateways and selector_matches(selector, labels(p))
                for p in view.list("pods", ns))
 
 
@@ -247,7 +247,7 @@ def l7_policies_have_a_waypoint(view, root_namespace: str) -> list[Finding]:
     policies have no effect"); a root-namespace L7 policy without targetRefs (every ztunnel gets it
     without its HTTP rules: an ALLOW then denies the whole mesh); a mesh VirtualService, wherever it
     lives, for a Service no waypoint serves. Sidecar namespaces are left out (sidecars enforce L7)."""
-    sidecar_namespaces = {name(ns) for ns in view.list("namespaces") if _mesh.sidecar_labels(ns)}
+    sidecar_namespaces = {name(ns) for ns in view.list("namespaces") if mesh.sidecar_labels(ns)}
     candidates = [(o, problem_of) for kind, problem_of in _PROBLEMS.items() for o in view.list(kind)]
     findings = []
     for obj, problem_of in sorted(candidates, key=lambda c: ref(c[0])):
@@ -286,7 +286,7 @@ def istiod_reports_no_rejection(view) -> list[Finding]:
 def no_sidecar_resource_in_ambient_namespaces(view) -> list[Finding]:
     """No `Sidecar` resource in an ambient namespace (IST0167): it configures sidecar proxies
     only, so in ambient it does nothing while looking like egress or scope control."""
-    ambient = {name(ns) for ns in view.list("namespaces") if _mesh.is_ambient(ns)}
+    ambient = {name(ns) for ns in view.list("namespaces") if mesh.is_ambient(ns)}
     return [Finding(ref(s), "no Sidecar resource in an ambient namespace (it has no effect there)",
                     f"Sidecar in ambient namespace {namespace(s)}", runbook.SIDECAR_IN_AMBIENT)
             for s in sorted(view.list("sidecars"), key=ref) if namespace(s) in ambient]

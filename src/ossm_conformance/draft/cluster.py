@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..checks import _mesh
+from ..checks import mesh
 from ..checks.plan import NOT_COPIED
 from ..findings import CouldNotCheck
 from ..kube.client import Api
@@ -39,7 +39,7 @@ def snapshot(api: Api) -> Snapshot:
 
 
 def ambient_namespaces(view) -> list[str]:
-    return sorted(name(ns) for ns in view.list("namespaces") if _mesh.is_ambient(ns))
+    return sorted(name(ns) for ns in view.list("namespaces") if mesh.is_ambient(ns))
 
 
 def observe(api: Api, opt, namespaces: list[str], ztunnel_namespace: str) -> Observed:

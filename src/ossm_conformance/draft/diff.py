@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ..checks._mesh import DATAPLANE_MODE
+from ..checks.mesh import DATAPLANE_MODE
 from ..profile import Profile, Tenant
 from .live import MIXED, Draft
 

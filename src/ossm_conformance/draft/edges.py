@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..checks import _mesh
+from ..checks import mesh
 from ..kube.objects import labels, name, namespace
 from ..mtls import evidence, flows, placement
 from ..mtls.observation import Observation
@@ -29,7 +29,7 @@ def observed_edges(obs: Observation, view, tenants: set[str], trust_domain: str,
                    waypoints: dict[str, str]) -> tuple[dict[str, list[tuple[Edge, str]]], list[str]]:
     """tenant namespace -> [(edge, note)] in a stable order, and notes on what was seen but not drafted.
     `waypoints`: namespace -> the waypoint Gateway its traffic goes through."""
-    waypoint_identities = {(namespace(g), name(g)) for g in _mesh.waypoint_gateways(view)}
+    waypoint_identities = {(namespace(g), name(g)) for g in mesh.waypoint_gateways(view)}
     window = f"{obs.window:g}s ({obs.source})"
     drafted: dict[str, list[tuple[Edge, str]]] = {}
     notes: list[str] = []
@@ -92,8 +92,8 @@ def _service_account(view, service: str, ns: str) -> tuple[str, str]:
     svc = view.get("services", service, ns)
     selector = (svc or {}).get("spec", {}).get("selector")
     # Running pods only: an Evicted or completed pod keeps its old spec (and maybe another account).
-    chosen = (_mesh.selected_pods(view, ns, {"matchLabels": selector}) if selector
-              else [p for p in _mesh.workload_pods(view, ns) if labels(p).get("app") == service])
+    chosen = (mesh.selected_pods(view, ns, {"matchLabels": selector}) if selector
+              else [p for p in mesh.workload_pods(view, ns) if labels(p).get("app") == service])
     accounts = sorted({(p.get("spec") or {}).get("serviceAccountName") or "default" for p in chosen})
     if len(accounts) == 1:
         return accounts[0], ""

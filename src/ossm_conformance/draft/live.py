@@ -17,7 +17,7 @@ import re
 
 from dataclasses import dataclass, field
 
-from ..checks import _mesh
+from ..checks import mesh
 from ..kube.objects import dig, labels, meta, name, namespace
 from ..profile import Edge, IstioCNISpec, IstioSpec, Operator, Profile, Tenant, ZTunnelSpec
 from ..versions import minor_of
@@ -99,13 +99,13 @@ def trust_domain_of(view) -> str:
 
 def waypoints(view) -> dict[str, str]:
     """Ambient namespace -> the waypoint Gateway its traffic goes through."""
-    return {name(ns): w for ns in view.list("namespaces") if _mesh.is_ambient(ns) and (w := _waypoint_of(view, ns))}
+    return {name(ns): w for ns in view.list("namespaces") if mesh.is_ambient(ns) and (w := _waypoint_of(view, ns))}
 
 
 def _waypoint_of(view, ns: dict) -> str:
     """The namespace's waypoint: the class istio-waypoint Gateway istio.io/use-waypoint names, else its only one."""
-    gateways = _mesh.waypoint_gateways(view, name(ns))
-    used = labels(ns).get(_mesh.USE_WAYPOINT)
+    gateways = mesh.waypoint_gateways(view, name(ns))
+    used = labels(ns).get(mesh.USE_WAYPOINT)
     return next((name(g) for g in gateways if name(g) == used), name(gateways[0]) if gateways else "")
 
 
@@ -165,17 +165,17 @@ def _tenants(view, edges: dict, notes: dict) -> tuple[tuple[Tenant, ...], dict[s
     tenants, modes = [], {}
     for ns in sorted(view.list("namespaces"), key=name):
         ns_name = name(ns)
-        sidecar = _mesh.sidecar_labels(ns)
-        if _mesh.is_ambient(ns):
+        sidecar = mesh.sidecar_labels(ns)
+        if mesh.is_ambient(ns):
             waypoint = _waypoint_of(view, ns)
             mode = "ambient+waypoint" if waypoint else "ambient"
             mine = edges.get(ns_name, [])
             tenants.append(Tenant(ns_name, mode, waypoint=waypoint, edges=tuple(e for e, _ in mine)))
             for edge, note in mine:
                 notes[f"edges.{edge.id(ns_name)}"] = note
-            why = f"namespace label {_mesh.DATAPLANE_MODE}=ambient"
+            why = f"namespace label {mesh.DATAPLANE_MODE}=ambient"
             if waypoint:
-                why += f"; waypoint Gateway {waypoint} (class {_mesh.WAYPOINT_CLASS})"
+                why += f"; waypoint Gateway {waypoint} (class {mesh.WAYPOINT_CLASS})"
             if sidecar:
                 why += (f"; ALSO {', '.join(f'{k}={v}' for k, v in sidecar.items())}: mixed mode, the runbook says "
                         "pick one mode per namespace")
@@ -193,13 +193,13 @@ def _pod_enrolment(view) -> dict[str, PodEnrolment]:
     from the namespace's mode (istio/istio `cni/pkg/util/enablement_selector.go`)."""
     out: dict[str, PodEnrolment] = {}
     for ns in view.list("namespaces"):
-        ns_name, ambient = name(ns), _mesh.is_ambient(ns)
+        ns_name, ambient = name(ns), mesh.is_ambient(ns)
         if _is_platform(ns_name):
             continue
         facts = PodEnrolment()
-        for pod in _mesh.judged_pods(view, ns_name):
-            workload, mode = _mesh.workload_of(pod), _mesh.pod_mode(pod)
-            if _mesh.has_sidecar(pod):
+        for pod in mesh.judged_pods(view, ns_name):
+            workload, mode = mesh.workload_of(pod), mesh.pod_mode(pod)
+            if mesh.has_sidecar(pod):
                 bucket = facts.sidecars if ambient else None
             elif mode == "none":
                 bucket = facts.opted_out if ambient else None
@@ -224,7 +224,7 @@ def _suggestions(view, profile: Profile) -> list[Suggestion]:
     enrolled = {t.namespace for t in profile.tenants}
     mesh_namespaces = {profile.istio.namespace, profile.istio_cni.namespace, profile.ztunnel.namespace}
     families = {t.split("-", 1)[0] for t in enrolled if "-" in t}
-    by_pods = {namespace(p) for p in view.list("pods") if labels(p).get(_mesh.DATAPLANE_MODE) == "ambient"}
+    by_pods = {namespace(p) for p in view.list("pods") if labels(p).get(mesh.DATAPLANE_MODE) == "ambient"}
     mesh_objects = {namespace(o) for kind in ("peerauthentications", "roles") for o in view.list(kind)
                     if kind == "peerauthentications" or name(o) == "ztunnel-workload-identity"}
     out = []
@@ -234,7 +234,7 @@ def _suggestions(view, profile: Profile) -> list[Suggestion]:
             continue
         reasons = []
         if ns_name in by_pods:
-            reasons.append(f"pods labelled {_mesh.DATAPLANE_MODE}=ambient (enrolled pod by pod; the suite expects the namespace label)")
+            reasons.append(f"pods labelled {mesh.DATAPLANE_MODE}=ambient (enrolled pod by pod; the suite expects the namespace label)")
         if ns_name in mesh_objects:
             reasons.append("holds a PeerAuthentication or the ztunnel-workload-identity Role")
         family = ns_name.split("-", 1)[0]

@@ -11,7 +11,7 @@ from dataclasses import MISSING, fields, is_dataclass
 
 import yaml
 
-from ..checks._mesh import DATAPLANE_MODE
+from ..checks.mesh import DATAPLANE_MODE
 from .live import Draft
 
 EXCLUDED_REASON_PLACEHOLDER = "<why it is kept out of the mesh: the cluster cannot tell, ask its owners>"
