@@ -10,12 +10,12 @@ from pathlib import Path
 
 import json
 
-import tenacity
 import yaml
 
 from lab import go_module_crds, ossm_versions
 from lab.kubeapi import Api, ApiException
 from lab.paths import crds_dir
+from lab.wait import polling
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 # Names and metadata only: the full list is megabytes (the CSV and Istio CRDs are 700-800 KB each).
@@ -59,8 +59,7 @@ def install(api: Api, crds: list[dict] | None = None) -> list[str]:
             if e.status != 409:
                 raise
     names = {c["metadata"]["name"] for c in crds}
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(ESTABLISH_WAIT_S),
-                                     wait=tenacity.wait_fixed(0.2), reraise=True):
+    for attempt in polling(ESTABLISH_WAIT_S):
         with attempt:
             pending = names - established(api)
             if pending:
@@ -90,8 +89,7 @@ def restore_missing(api: Api, names_file: Path) -> list[str]:
     missing = {n for n in wanted if n not in live or live[n]["metadata"].get("deletionTimestamp")}
     if not missing:
         return []
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(ESTABLISH_WAIT_S),
-                                     wait=tenacity.wait_fixed(0.2), reraise=True):
+    for attempt in polling(ESTABLISH_WAIT_S):
         with attempt:
             going = [n for n in missing if api.get_or_none(f"{CRD_PATH}/{n}") is not None]
             if going:

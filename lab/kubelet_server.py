@@ -12,12 +12,13 @@ import logging
 import selectors
 import ssl
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from socketserver import TCPServer, ThreadingMixIn
 from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from lab.wait import until
 
 log = logging.getLogger("lab.kubelet_server")
 
@@ -87,20 +88,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
         self.wfile.write(data)
-        offset = path.stat().st_size if path.exists() else 0
-        deadline = time.monotonic() + FOLLOW_MAX_S
-        while time.monotonic() < deadline:
+        offset = [path.stat().st_size if path.exists() else 0]
+
+        def sent_to_the_end() -> bool:
+            """Sends what the log gained; True once the process had exited before that read."""
             alive = running()
             with open(path, "rb") as f:
-                f.seek(offset)
+                f.seek(offset[0])
                 chunk = f.read()
             if chunk:
-                offset += len(chunk)
+                offset[0] += len(chunk)
                 self.wfile.write(chunk)
                 self.wfile.flush()
-            if not alive:
-                return
-            time.sleep(FOLLOW_POLL_S)
+            return not alive
+
+        try:
+            until(sent_to_the_end, FOLLOW_MAX_S, "the container to exit", every=FOLLOW_POLL_S)
+        except TimeoutError:
+            pass  # followed for FOLLOW_MAX_S: the stream ends there
 
 
 class _TlsServer(ThreadingMixIn, HTTPServer):

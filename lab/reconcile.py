@@ -11,11 +11,10 @@ from __future__ import annotations
 import copy
 import json
 
-import tenacity
-
 from lab import crds, seed
 from lab.kubeapi import KINDS, Api, ApiException, kind_of
 from lab.paths import LabPaths
+from lab.wait import polling
 
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 # What the twin itself defines there: the `kubernetes` Service's endpoints (OpenShift's masters), which
@@ -145,8 +144,7 @@ def finish_namespace_deletion(api: Api, name: str) -> None:
     except ApiException as e:
         if e.status != 404:
             raise
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(10), wait=tenacity.wait_fixed(0.1),
-                                     reraise=True):
+    for attempt in polling(10, every=0.1):
         with attempt:
             if api.get_or_none(path) is not None:
                 raise TimeoutError(f"namespace {name} still exists after finalize")

@@ -4,10 +4,9 @@ exactly (a normalized dump of every twin object compared before and after)."""
 from __future__ import annotations
 
 import pytest
-import tenacity
-
 from lab import faults, reconcile
 from lab.kubeapi import Api
+from lab.wait import polling
 from lab_helpers import cond
 
 pytestmark = pytest.mark.lab
@@ -408,7 +407,7 @@ def test_reset_restores_a_deleted_gateway_api_crd(lab, api, healthy):
     with it): reset reinstalls the CRD, then recreates the Gateways and re-points their owners."""
     crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io"
     api.delete(crd)
-    for attempt in tenacity.Retrying(stop=tenacity.stop_after_delay(30), wait=tenacity.wait_fixed(0.2), reraise=True):
+    for attempt in polling(30):
         with attempt:
             assert api.get_or_none(crd) is None
     assert faults.reset(lab.kubeconfig) > 0
