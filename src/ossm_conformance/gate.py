@@ -110,7 +110,7 @@ def not_checked(target: str, exitstatus: int) -> Verdict:
     return Verdict(target, None, [f"the run stopped before the cluster was checked (exit {int(exitstatus)}: {meaning})"])
 
 
-# -- wiring (called by plugin.py on the controller) ---------------------------------------------
+# -- wiring (called by plugin/gate.py on the controller) ----------------------------------------
 
 def write(path: str | Path, verdict: Verdict) -> None:
     path = Path(path)

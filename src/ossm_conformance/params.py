@@ -1,7 +1,8 @@
 """Test parameters built from the profile: one (id, value) per object, so the id alone says what broke.
 
-The plugin parametrizes any test argument named here. Order is the profile's (or a fixed product
-order), never a set's, so every xdist worker collects the same ids.
+The plugin parametrizes any test argument named here, indirectly: each is a fixture of
+fixtures/params.py (with its docstring). Order is the profile's (or a fixed product order), never
+a set's, so every xdist worker collects the same ids.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ SIDECAR_IN_AMBIENT = ("A Sidecar resource configures sidecar proxies only; in an
 WAYPOINT = ("A waypoint is a Gateway of class istio-waypoint with listener {name: mesh, port: 15008, protocol: HBONE}; "
             "the namespace (or its services) opts in with istio.io/use-waypoint=<gateway>.")
 
-# -- live mTLS evidence (upstream facts: shared reference/upstream-behaviour.md) --------------
+# -- live mTLS evidence (upstream facts, cited where each is judged: mtls/evidence.py, checks/) --
 TRUSTED_ZTUNNEL_NAMESPACE = ("With ZTunnel outside istio-system (OSSM: namespace ztunnel) the Istio CR must set "
                              "spec.values.pilot.trustedZtunnelNamespace: ztunnel, else istiod rejects every CSR "
                              "with \"request impersonation authentication failure\".")
