@@ -22,8 +22,13 @@ from ossm_conformance.mtls.pod_spec import PROGRAM
 class _Ztunnel(BaseHTTPRequestHandler):
     """Each GET is one scrape: the counters grow by 5 per scrape; two source_version values collapse."""
     scrapes = 0
+    busy = 0   # how many next GETs answer 503, as a ztunnel on a node under load might time out
 
     def do_GET(self):  # noqa: N802 — http.server's name
+        if type(self).busy:
+            type(self).busy -= 1
+            self.send_error(503)
+            return
         type(self).scrapes += 1
         n = type(self).scrapes * 5
         body = exposition([
@@ -49,7 +54,7 @@ class _Ztunnel(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def ztunnel():
-    _Ztunnel.scrapes = 0
+    _Ztunnel.scrapes, _Ztunnel.busy = 0, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ztunnel)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -145,3 +150,15 @@ def test_every_endpoint_is_scraped_twice_at_least_the_window_apart():
         server.server_close()
     gaps = {ip: times[1] - times[0] for ip, times in _SlowFirstRound.sampled.items()}
     assert len(gaps) == 20 and min(gaps.values()) >= 0.2, gaps
+
+
+def test_an_endpoint_busy_once_is_scraped_again_before_it_counts_as_unobserved(ztunnel):
+    _Ztunnel.busy = 1
+    out = io.StringIO()
+    probe_program.main(_env(ztunnel), out)
+    text = out.getvalue()
+    assert "round=0 pod=ztunnel-a node=worker-1 ip=127.0.0.1 status=ok" in text
+    _Ztunnel.busy = 2   # busy twice in a row: reported, with the reason
+    out = io.StringIO()
+    probe_program.main(_env(ztunnel), out)
+    assert "round=0 pod=ztunnel-a node=worker-1 ip=127.0.0.1 status=error reason=GET http://127.0.0.1:" in out.getvalue()

@@ -151,6 +151,12 @@ def scrape(target, port, path, timeout, namespaces):
 def scrape_round(number, targets, port, path, timeout, namespaces, out):
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
         results = list(pool.map(lambda t: scrape(t, port, path, timeout, namespaces), targets))
+        # A ztunnel busy for a moment (its node under load) answers a second time: one more attempt
+        # once the round's other scrapes are done, before the endpoint counts as unobserved (which
+        # leaves its edges undecided). Each attempt is bounded by the scrape timeout.
+        failed = [i for i, (_, body) in enumerate(results) if body is None]
+        for i, retried in zip(failed, pool.map(lambda i: scrape(targets[i], port, path, timeout, namespaces), failed)):
+            results[i] = retried
     for target, (status, body) in zip(targets, results):
         out.write(f"{HEADER} round={number} pod={target['pod']} node={target.get('node') or '-'} "
                   f"ip={target['ip']} {status}\n")
