@@ -48,14 +48,36 @@ class ConformanceOutcome:
     passed: int = 0
     failed: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()   # conformance tests or files the run's selection (-m, -k, paths) left out
 
 
-def conformance_outcome(stats: dict) -> ConformanceOutcome:
+def conformance_outcome(stats: dict, left_out: tuple[str, ...] = ()) -> ConformanceOutcome:
     """Read the terminal reporter's stats: test ids that failed or could not check, and how many passed."""
     def ids(key: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.nodeid or "collection" for r in stats.get(key, []) if not _is_gate_test(r)))
     passed = {r.nodeid for r in stats.get("passed", []) if getattr(r, "when", "call") == "call" and not _is_gate_test(r)}
-    return ConformanceOutcome(len(passed), ids("failed"), ids("error"))
+    return ConformanceOutcome(len(passed), ids("failed"), ids("error"), left_out)
+
+
+def left_out_of_the_set(session: pytest.Session, deselected: list) -> tuple[str, ...]:
+    """What the user's selection kept from running: deselected conformance tests (-m "not mtls",
+    -k ...), except those the plugin itself drops because the profile gives them nothing to check,
+    and conformance files not collected at all (a run on some files only). A go verdict vouches for
+    the whole set, so any of these makes it no-go."""
+    gate_items = [i for i in session.items if GATE_MARKER in i.keywords]
+    if not gate_items:
+        return ()
+    suite_dir = Path(gate_items[0].path).parent
+    dropped = [i for i in deselected if GATE_MARKER not in i.keywords and not empty_parameter_set(i)]
+    seen = {Path(i.path) for i in list(session.items) + list(deselected)}
+    missing_files = [f"{f.name} (not collected)" for f in sorted(suite_dir.glob("test_*.py")) if f not in seen]
+    return tuple(i.nodeid for i in dropped) + tuple(missing_files)
+
+
+def empty_parameter_set(item) -> bool:
+    """A test whose profile list is empty (e.g. no sidecar tenant): nothing to check, so deselected."""
+    skip = item.get_closest_marker("skip")
+    return bool(skip and str(skip.kwargs.get("reason", "")).startswith("got empty parameter set"))
 
 
 def _is_gate_test(report) -> bool:
@@ -84,6 +106,10 @@ def decide(view, profile: Profile, target: str, outcome: ConformanceOutcome) -> 
         verdict.reasons += [reason_of(f) for f in findings]
     verdict.reasons += [f"conformance test failed: {i}" for i in outcome.failed]
     verdict.reasons += [f"conformance test could not check (error): {i}" for i in outcome.errors]
+    if outcome.left_out:
+        verdict.reasons.append(f"the run left out {len(outcome.left_out)} of the conformance set (e.g. "
+                               f"{', '.join(outcome.left_out[:3])}): a go vouches for the whole set, live mTLS "
+                               "included; run make preupgrade TARGET=... without -m, -k or file selection")
     if not (outcome.passed or outcome.failed or outcome.errors):
         verdict.reasons.append("the conformance set did not run in this session: run the gate together with it "
                                "(make preupgrade TARGET=... runs tests_conformance with --target-version)")
@@ -131,7 +157,8 @@ def finish(session: pytest.Session, snapshot, profile: Profile) -> None:
     if snapshot is None or reporter is None:
         verdict = not_checked(target, session.exitstatus)
     else:
-        verdict = decide(snapshot, profile, target, conformance_outcome(reporter.stats))
+        left_out = left_out_of_the_set(session, reporter.stats.get("deselected", []))
+        verdict = decide(snapshot, profile, target, conformance_outcome(reporter.stats, left_out))
     config.stash[VERDICT] = verdict
     write(config.option.ossm_gate_report, verdict)
     if verdict.reasons and snapshot is not None and int(session.exitstatus) not in _RUN_BROKEN:

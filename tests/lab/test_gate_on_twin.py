@@ -34,10 +34,12 @@ def running(lab):
     return version
 
 
-def gate(kubeconfig: Path, tmp_path: Path, target: str):
+def gate(kubeconfig: Path, tmp_path: Path, target: str, *selection: str):
+    """The whole conformance set with the gate, as `make preupgrade` runs it (live mTLS included:
+    a go vouches for all of it); `selection` narrows it the way a hurried person might."""
     report = tmp_path / "gate.json"
-    run = run_suite(kubeconfig, tmp_path, "--target-version", target, "--settle-timeout", "2", "-m", "not mtls",
-                    "--gate-report", str(report))
+    run = run_suite(kubeconfig, tmp_path, "--target-version", target, "--settle-timeout", "2", "--mtls-window", "3",
+                    "--gate-report", str(report), *selection)
     return run, (json.loads(report.read_text()) if report.exists() else None)
 
 
@@ -75,6 +77,18 @@ def _mesh_operator_update_pending(kubeconfig) -> str:
     faults._set_condition(status["conditions"], "InstallPlanPending", "True", "RequiresApproval")
     seed.write_status(lab_api, sub, status)
     return newer
+
+
+def test_a_go_needs_the_whole_set(twin, lab, running, tmp_path):
+    """The red team's false green: with a fault live in istio-system, a run that deselects that area
+    (or the live mTLS part) must not vouch for the upgrade."""
+    _mesh_operator_update_pending(lab.kubeconfig)  # `twin` restores the healthy twin afterwards
+    faults.apply("istiod-networkpolicy-blocks-xds", lab.kubeconfig)
+    run, verdict = gate(lab.kubeconfig, tmp_path, f"v{running.major}.{running.minor}.{running.patch + 1}",
+                        "-m", "not mtls and not istio_system")
+    assert run.exit_code == exitcodes.GATE_NO_GO, run.output[-3000:]
+    assert verdict["verdict"] == "no-go" and len(verdict["reasons"]) == 1, verdict["reasons"]
+    assert verdict["reasons"][0].startswith("the run left out ") and "test_istiod_xds_not_blocked" in verdict["reasons"][0]
 
 
 def test_next_patch_a_pending_operator_update_may_bring_is_go(twin, lab, running, tmp_path):

@@ -161,6 +161,15 @@ def test_gate_alone_without_the_conformance_set_is_no_go():
     assert v.verdict == "no-go" and "the conformance set did not run" in v.reasons[0]
 
 
+def test_a_run_that_left_out_part_of_the_set_is_no_go():
+    v = verdict("v1.28.4", outcome=ConformanceOutcome(passed=54, left_out=("test_mtls.py::test_edge[probe-a]",
+                                                                            "test_istio_system.py (not collected)")))
+    assert v.verdict == "no-go"
+    assert v.reasons == ["the run left out 2 of the conformance set (e.g. test_mtls.py::test_edge[probe-a], "
+                         "test_istio_system.py (not collected)): a go vouches for the whole set, live mTLS included; "
+                         "run make preupgrade TARGET=... without -m, -k or file selection"]
+
+
 class _Report:
     def __init__(self, nodeid, when="call", gate=False):
         self.nodeid, self.when = nodeid, when
