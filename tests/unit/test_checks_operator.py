@@ -159,3 +159,18 @@ def test_garbage_collected_install_plan_is_not_a_failure():
     c = healthy()
     _sub(c)["status"]["conditions"].append(cond("InstallPlanMissing", "True", "ReferencedInstallPlanNotFound"))
     assert run(operator.subscription_at_latest_known, c, SMO) == []
+
+
+def test_an_approved_plan_off_the_pin_fails_while_it_installs():
+    c = healthy()
+    _awaiting_approval(c)
+    _kiali(c)["status"]["installPlanRef"] = {"name": "install-kx4m2", "namespace": "openshift-operators"}
+    plan = obj("installplans", "install-kx4m2", "openshift-operators",
+               spec={"approval": "Manual", "approved": False, "clusterServiceVersionNames": ["kiali-operator.v2.22.3"]},
+               status={"phase": "RequiresApproval"})
+    c.setdefault("installplans", []).append(plan)
+    assert run(operator.operator_version_pinned, c, KIALI) == []          # awaiting approval: the pin holds
+    plan["spec"]["approved"], plan["status"]["phase"] = True, "Installing"
+    findings = run(operator.operator_version_pinned, c, KIALI)
+    assert [f.object for f in findings] == ["InstallPlan openshift-operators/install-kx4m2"]
+    assert findings[0].actual == "approved, phase Installing: installs kiali-operator.v2.22.3"

@@ -267,3 +267,35 @@ def test_pending_operator_update_is_shown_with_the_version_it_installs():
     note = decide(snap, PROFILE, "v1.28.10", HEALTHY_RUN).notes[-1]
     assert f"{CSV} runs, servicemeshoperator3.v3.3.8 awaits approval (InstallPlan install-x8)" in note
     assert decide(snapshot(), PROFILE, "v1.28.10", HEALTHY_RUN).notes[-1] == "No operator update awaits approval."
+
+
+def _pending_mesh_update(plan_phase="RequiresApproval", approved=False):
+    plan = installplan("install-x8", ["servicemeshoperator3.v3.3.8"], phase=plan_phase)
+    plan["spec"]["approved"] = approved
+    snap = snapshot(csv=CSV, enum=ENUM_1_28_3, plans=[plan])
+    sub = snap.get("subscriptions", "servicemeshoperator3", "openshift-operators")
+    sub["spec"]["installPlanApproval"] = "Manual"
+    sub["status"].update(state="UpgradePending", currentCSV="servicemeshoperator3.v3.3.8",
+                         installPlanRef={"name": "install-x8"},
+                         conditions=[{"type": "InstallPlanPending", "status": "True", "reason": "RequiresApproval"}])
+    return snap
+
+
+def test_the_mesh_operators_pending_update_is_the_bump_itself_not_a_change_of_its_own():
+    note = decide(_pending_mesh_update(), PROFILE, "v1.28.4", HEALTHY_RUN).notes[-1]
+    assert "servicemeshoperator3.v3.3.8 awaits approval (InstallPlan install-x8): the vehicle of this patch bump" in note
+    assert "its own change" not in note
+
+
+@pytest.mark.parametrize("phase, approved", [("Installing", True), ("Failed", False)], ids=["approved", "failed"])
+def test_a_plan_approved_or_ended_no_longer_awaits_approval(phase, approved):
+    v = decide(_pending_mesh_update(phase, approved), PROFILE, "v1.28.4", HEALTHY_RUN)
+    assert v.notes[-1] == "No operator update awaits approval."
+    if phase == "Failed":
+        assert v.verdict == "no-go"   # nothing that awaits can bring the target any more
+
+
+def test_a_plan_to_another_minor_is_withdrawn_not_pinned_to_another_channel():
+    v = verdict("v1.28.4", plans=[installplan("install-34", ["servicemeshoperator3.v3.4.0"])])
+    assert v.verdict == "no-go" and "stable-3.3" not in v.reasons[0]
+    assert "follows channel stable (as profiled)" in v.reasons[0]

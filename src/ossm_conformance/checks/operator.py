@@ -32,18 +32,31 @@ def pinned_csv(op: Operator) -> str | None:
     return f"{op.csv_prefix or op.package}.v{op.version}" if op.version else None
 
 
-def awaiting_approval(sub: dict, op: Operator) -> str | None:
+def awaiting_approval(sub: dict, op: Operator, view=None) -> str | None:
     """The CSV a Manual-approval Subscription has a plan for, waiting for approval, while the
     pinned CSV stays installed: how an operator "pinned by version" looks on OLM (state
-    UpgradePending, InstallPlanPending=True reason RequiresApproval, currentCSV the newer one)."""
+    UpgradePending, InstallPlanPending=True reason RequiresApproval, currentCSV the newer one).
+    With the InstallPlans at hand (`view`), a referenced plan someone approved, or one that ended,
+    no longer awaits anything."""
     installed, current = dig(sub, "status.installedCSV"), dig(sub, "status.currentCSV")
     pending = next((c for c in dig(sub, "status.conditions", []) or []
                     if c.get("type") == "InstallPlanPending" and c.get("status") == "True"), None)
     if (dig(sub, "spec.installPlanApproval") == "Manual" and dig(sub, "status.state") == "UpgradePending"
             and pending and pending.get("reason") == "RequiresApproval" and installed and current != installed
             and installed == (pinned_csv(op) or installed)):
+        plan = referenced_plan(view, sub) if view is not None else None
+        if plan is not None and (dig(plan, "spec.approved") or dig(plan, "status.phase", "RequiresApproval")
+                                 not in ("", "RequiresApproval")):
+            return None
         return current
     return None
+
+
+def referenced_plan(view, sub: dict) -> dict | None:
+    """The InstallPlan the Subscription's status.installPlanRef names (OLM may have removed it)."""
+    ref = dig(sub, "status.installPlanRef.name")
+    ns = sub["metadata"].get("namespace", "")
+    return next((p for p in view.list("installplans", ns) if p["metadata"]["name"] == ref), None) if ref else None
 
 
 def _catalog_problem(sub: dict) -> str | None:
@@ -153,10 +166,24 @@ def operator_version_pinned(view, op: Operator) -> list[Finding]:
         return [_missing_subscription(op)]
     installed, wanted = dig(sub, "status.installedCSV"), pinned_csv(op)
     if installed == wanted:
-        return []
+        return _approved_off_pin(view, sub, op, wanted)
     return [Finding(f"Subscription {op.namespace}/{sub['metadata']['name']}", f"installedCSV {wanted} (the runbook's pin)",
                     f"installedCSV {installed or '(none)'} (installPlanApproval {dig(sub, 'spec.installPlanApproval', '?')}"
                     f"{_installed_by(view, sub, installed) if installed else ''})",
+                    runbook.OPERATOR_PIN)]
+
+
+def _approved_off_pin(view, sub: dict, op: Operator, wanted: str) -> list[Finding]:
+    """The pinned CSV still runs, but someone approved the referenced plan to another version:
+    OLM is installing it now (phase Installing), the pin is being left."""
+    plan = referenced_plan(view, sub)
+    prefix = (op.csv_prefix or op.package) + ".v"
+    off = [c for c in dig(plan or {}, "spec.clusterServiceVersionNames", []) or [] if c.startswith(prefix) and c != wanted]
+    if not (plan and off and dig(plan, "spec.approved") and dig(plan, "status.phase") not in ("Complete", "Failed")):
+        return []
+    ns = sub["metadata"].get("namespace", "")
+    return [Finding(f"InstallPlan {ns}/{plan['metadata']['name']}", f"no approved plan away from {wanted} (the runbook's pin)",
+                    f"approved, phase {dig(plan, 'status.phase') or '(empty)'}: installs {', '.join(off)}",
                     runbook.OPERATOR_PIN)]
 
 

@@ -30,9 +30,10 @@ FIX_NOT_OFFERED = ("A patch the installed operator does not ship arrives only wi
                    "release that ships it (Red Hat's OSSM release notes), let OLM resolve it (an InstallPlan awaiting "
                    "approval) and re-run the gate, or choose a patch the installed operator offers. Setting spec.version "
                    "to it now is refused by the API server (HTTP 422, not in the Istio CRD's spec.version enum).")
-FIX_INSTALLPLAN = ("Finish or withdraw the operator change first: approve and complete the InstallPlan and re-run the "
-                   "conformance set, or delete it and pin the Subscription's channel to the installed minor "
-                   "(e.g. stable-3.3), so the operator does not change minor under the Istio patch bump.")
+FIX_INSTALLPLAN = ("Finish or withdraw the operator change first: the Subscription follows channel stable (as profiled), "
+                   "so keep installPlanApproval Manual and do not approve a plan to another OSSM minor under a patch "
+                   "bump; delete it (OLM resolves again and waits for approval) and plan the minor upgrade as its own "
+                   "change, then re-run the gate.")
 
 
 def _istio(view, profile: Profile) -> dict | None:
@@ -233,20 +234,24 @@ def arrival_note(view, profile: Profile, target: str) -> str:
             f"operator pin to it in the same change.")
 
 
-@reads("subscriptions")
+@reads("subscriptions", "installplans")
 def pending_operator_note(view, profile: Profile) -> str:
     """Operator updates awaiting a Manual approval: the version each would install. Not a reason
     for no-go by itself (that is how a pinned operator looks), but the change owner must know
-    that approving it changes what the gate judged."""
+    that approving one changes what the gate judged; the mesh operator's same-minor update is the
+    patch bump itself (arrival note), the others belong to changes of their own."""
+    vehicle = pending_update(view, profile)
     pending = []
     for op in profile.operators:
         sub = operator_subscription(view, op)
-        newer = awaiting_approval(sub, op) if sub else None
+        newer = awaiting_approval(sub, op, view) if sub else None
         if newer:
+            role = ("the vehicle of this patch bump (see how the target arrives)" if vehicle and vehicle[1] == newer
+                    else "approve it in its own change: it changes the operator under this upgrade")
             pending.append(f"{op.package}: {dig(sub, 'status.installedCSV')} runs, {newer} awaits approval "
-                           f"(InstallPlan {dig(sub, 'status.installPlanRef.name', '?')})")
-    return ("Operator updates awaiting Manual approval: " + "; ".join(pending) + ". Approving one changes the operator "
-            "under this upgrade: approve it in its own change." if pending else "No operator update awaits approval.")
+                           f"(InstallPlan {dig(sub, 'status.installPlanRef.name', '?')}): {role}")
+    return ("Operator updates awaiting Manual approval: " + "; ".join(pending) + "." if pending
+            else "No operator update awaits approval.")
 
 
 @reads("istios")
