@@ -21,10 +21,13 @@ ISTIOD_NETWORK_POLICY = ("istiod cannot push xDS: a network policy in istio-syst
 ZTUNNEL_NETWORK_POLICY = ("istiod cannot push xDS when ztunnel cannot reach it: oc get networkpolicy -n ztunnel; "
                           "admit ztunnel's egress to istiod 15012 (xDS, CA) and DNS (5353). Without it ztunnel has no "
                           "certificates and every ambient pod's traffic fails.")
-GATEWAY_NETWORK_POLICY = ("istiod cannot push xDS to a waypoint or gateway its namespace's egress policy cuts off: "
-                          "oc get networkpolicy -n <ns>; admit egress from its pods (gateway.networking.k8s.io/"
-                          "gateway-name=<gateway>) to istiod in istio-system on 15012 (xDS, CA) and to DNS (5353). "
-                          "Without it the Envoy has no listeners or certificate: L7 traffic through it fails.")
+def gateway_network_policy(namespace: str, gateway: str) -> str:
+    return (f"istiod cannot push xDS to a waypoint or gateway its namespace's egress policy cuts off: oc get "
+            f"networkpolicy -n {namespace}; admit egress from its pods (gateway.networking.k8s.io/gateway-name="
+            f"{gateway}) to istiod in istio-system on 15012 (xDS, CA) and to DNS (5353). Without it the Envoy has no "
+            "listeners or certificate: L7 traffic through it fails.")
+
+
 MIXED_MODE = ("Sidecar-mode workload coexists badly: mixed mode on the same ns. Pick one mode per ns "
               "(ambient: istio.io/dataplane-mode=ambient and no istio-injection/istio.io/rev label).")
 

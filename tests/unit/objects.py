@@ -198,8 +198,9 @@ def healthy() -> dict[str, list[dict]]:
         add("customresourcedefinitions", gateway_api_crd(plural))
 
     # OpenShift: OVN-Kubernetes in local gateway mode; the API server's endpoints are the masters.
-    add("networks", obj("networks", "cluster", spec={"defaultNetwork": {"type": "OVNKubernetes", "ovnKubernetesConfig": {
-        "gatewayConfig": {"routingViaHost": True}}}}))
+    add("networks", obj("networks", "cluster", spec={"clusterNetwork": [{"cidr": "10.128.0.0/14", "hostPrefix": 23}],
+                                                     "defaultNetwork": {"type": "OVNKubernetes", "ovnKubernetesConfig": {
+                                                         "gatewayConfig": {"routingViaHost": True}}}}))
     add("endpointslices", obj("endpointslices", "kubernetes", "default", labels={"kubernetes.io/service-name": "kubernetes"},
                               addressType="IPv4", ports=[{"name": "https", "port": 6443, "protocol": "TCP"}],
                               endpoints=[{"addresses": [f"10.90.0.{i}"], "conditions": {"ready": True}} for i in (11, 12, 13)]))
@@ -218,7 +219,10 @@ def healthy() -> dict[str, list[dict]]:
     add("istiorevisions", sail_cr("istiorevisions", "openshift-gateway", {"namespace": "openshift-ingress", "version": "v1.26.2"}))
 
     # Data plane.
-    add("deployments", deployment("istiod", "istio-system", {"app": "istiod", "istio": "pilot", "istio.io/rev": "default"}))
+    istiod = {"app": "istiod", "istio": "pilot", "istio.io/rev": "default"}
+    add("deployments", deployment("istiod", "istio-system", istiod, replicas=2))
+    for i, ip in enumerate(("10.128.3.5", "10.128.4.5")):  # the HPA runs it at 2
+        add("pods", pod(f"istiod-{i}", "istio-system", istiod, node_=NODES[3 + i], ip=ip, ambient=False))
     for ds_name, ns, labels in (("istio-cni-node", "istio-cni", {"k8s-app": "istio-cni-node"}),
                                 ("ztunnel", "ztunnel", {"app": "ztunnel"})):
         add("daemonsets", daemonset(ds_name, ns, labels))

@@ -85,7 +85,7 @@ def test_ztunnel_namespace_policy_cutting_istiod_fails():
     c["networkpolicies"].append(network_policy("ztunnel-egress", "ztunnel", types=["Egress"], egress=[
         {"ports": [{"protocol": "UDP", "port": 5353}]}]))
     findings = _zt(c)
-    assert "blocked to istiod (istio-system):15012 by Egress policies ztunnel-egress" in text(findings)
+    assert "blocked to istiod (istio-system):15012 (pods 10.128.3.5, 10.128.4.5) by Egress policies ztunnel-egress" in text(findings)
     assert "oc get networkpolicy -n ztunnel" in findings[0].fix
 
 
@@ -138,7 +138,7 @@ def test_an_egress_policy_that_cuts_a_proxy_off_istiod_fails(ns, selector, egres
     findings = _gw(c)
     assert len(findings) == 1 and fragment in text(findings)
     assert "by Egress policies lockdown" in findings[0].actual
-    assert "gateway.networking.k8s.io/gateway-name=<gateway>" in findings[0].fix
+    assert "gateway.networking.k8s.io/gateway-name=" in findings[0].fix and "<" not in findings[0].fix
 
 
 def test_the_waypoint_pods_labels_are_matched_as_istiod_stamps_them_without_pods():
@@ -159,3 +159,65 @@ def test_istiod_ingress_must_admit_the_istio_class_gateway():
                   {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "apps-team-x"}}}],
          "ports": [{"port": 15012}]}, {"ports": [{"port": 15017}]}]
     assert "xDS/CA 15012 from gateway ossm3-demo/demo-ingress by" in text(_run(c))
+
+
+# -- the red team's round: how OVN-Kubernetes matches host-network callers, pod IPs, named ports -----
+def _ingress(c, rules):
+    _istiod_policy(c)["spec"]["ingress"] = rules
+
+
+ANY_15012 = {"ports": [{"port": 15012}]}
+HOST_NETWORK_NS = {"namespaceSelector": {"matchLabels": {"policy-group.network.openshift.io/host-network": ""}}}
+
+
+@pytest.mark.parametrize("webhook_from", [
+    [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}} for n in ("ztunnel", "ossm3-demo")],
+    [{"podSelector": {}}],                                                       # pods of istio-system only
+    [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-kube-apiserver"}}}],
+    [{"ipBlock": {"cidr": "10.90.0.0/24"}}],   # the masters' IPs: host-to-pod leaves through the management port
+], ids=["tenant-namespaces", "own-pods", "kube-apiserver-namespace", "masters-ipblock"])
+def test_webhook_open_only_to_pods_is_closed_to_the_api_server(webhook_from):
+    c = healthy()
+    _ingress(c, [ANY_15012, {"from": webhook_from, "ports": [{"port": 15017}]}])
+    assert "webhook 15017 from the API server (host network" in text(_run(c))
+
+
+@pytest.mark.parametrize("webhook_from", [
+    [HOST_NETWORK_NS], [{"namespaceSelector": {}}], [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+], ids=["host-network-namespace", "every-namespace", "anywhere"])
+def test_webhook_open_to_the_host_network_passes(webhook_from):
+    c = healthy()
+    _ingress(c, [ANY_15012, {"from": webhook_from, "ports": [{"port": 15017}]}])
+    assert _run(c) == []
+
+
+POD_NETWORK = {"ipBlock": {"cidr": "10.128.0.0/14"}}
+
+
+def test_an_ipblock_over_the_pod_network_admits_the_pods_in_it():
+    c = healthy()
+    _ingress(c, [{"from": [POD_NETWORK], "ports": [{"port": 15012}]}, {"ports": [{"port": 15017}]}])
+    assert _run(c) == []   # ztunnel 10.129.x, gateway 10.128.2.20, waypoint pods: all inside 10.128.0.0/14
+    c["networkpolicies"].append(network_policy("ztunnel-egress", "ztunnel", types=["Egress"], egress=[
+        {"to": [POD_NETWORK], "ports": [{"port": 15012}, {"protocol": "UDP", "port": 5353}]}]))
+    assert _zt(c) == []
+
+
+def test_an_ipblock_that_misses_one_istiod_pod_names_it():
+    c = healthy()
+    c["networkpolicies"].append(network_policy("ztunnel-egress", "ztunnel", types=["Egress"], egress=[
+        {"to": [{"ipBlock": {"cidr": "10.128.3.0/24"}}], "ports": [{"port": 15012}]},
+        {"ports": [{"protocol": "UDP", "port": 5353}]}]))
+    assert "blocked to istiod (istio-system):15012 (pods 10.128.4.5)" in text(_zt(c))
+
+
+def test_named_ports_resolve_as_the_charts_and_the_dns_operator_name_them():
+    c = healthy()
+    find(c, "deployments", "istiod", "istio-system")["spec"]["template"]["spec"]["containers"][0]["ports"] = [
+        {"name": "tls-xds", "containerPort": 15012, "protocol": "TCP"}]
+    c["networkpolicies"].append(network_policy("ztunnel-egress", "ztunnel", types=["Egress"], egress=[
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}}}],
+         "ports": [{"port": "tls-xds"}]},
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}}}],
+         "ports": [{"protocol": "UDP", "port": "dns"}, {"protocol": "TCP", "port": "dns-tcp"}]}]))
+    assert _zt(c) == []

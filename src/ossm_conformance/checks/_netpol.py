@@ -22,6 +22,7 @@ class Peer:
     ip: str | None = None
     named_ports: dict = field(default_factory=dict)   # container port name -> number (destination side)
     title: str = ""
+    networks: tuple[str, ...] = ()    # CIDRs an unknown IP lies within (the cluster's pod network)
 
 
 def pod_peer(pod: dict) -> Peer:
@@ -80,7 +81,7 @@ def port_admitted_from_anyone(isolating: list[dict], subject: Peer, port: int, p
 
 def _peer_matches(peer_spec: dict, policy_namespace: str, other: Peer, namespace_labels: dict[str, dict]) -> bool:
     if "ipBlock" in peer_spec:
-        return _ip_in_block(peer_spec["ipBlock"], other.ip)
+        return _ip_in_block(peer_spec["ipBlock"], other.ip, other.networks)
     if not other.namespace:
         return False  # not a pod (the API server, a node): no pod or namespace selector describes it
     pod_sel, ns_sel = peer_spec.get("podSelector"), peer_spec.get("namespaceSelector")
@@ -91,12 +92,16 @@ def _peer_matches(peer_spec: dict, policy_namespace: str, other: Peer, namespace
     return in_namespace and (pod_sel is None or selector_matches(pod_sel, other.labels))
 
 
-def _ip_in_block(block: dict, ip: str | None) -> bool:
+def _ip_in_block(block: dict, ip: str | None, networks: tuple[str, ...] = ()) -> bool:
     try:
         cidr = ipaddress.ip_network(block.get("cidr", ""), strict=False)
         if ip is None:
-            # The peer's address is unknown: only a catch-all block without exceptions surely admits it.
-            return cidr.prefixlen == 0 and not block.get("except")
+            # The peer's address is unknown: a block surely admits it only when it holds every network
+            # the address may be in (a catch-all, or the whole pod network) and excepts none of it.
+            nets = [ipaddress.ip_network(n, strict=False) for n in networks] or [ipaddress.ip_network("0.0.0.0/0")]
+            excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+            return all(n.version == cidr.version and n.subnet_of(cidr) and not any(n.overlaps(e) for e in excepted)
+                       for n in nets)
         addr = ipaddress.ip_address(ip)
         return addr in cidr and not any(addr in ipaddress.ip_network(e, strict=False) for e in block.get("except") or [])
     except ValueError:

@@ -7,9 +7,11 @@ OpenShift) and DNS. istiod never dials ztunnel or a waypoint, so no egress towar
 HBONE (15008) runs from and to the workload pods' network namespaces (ztunnel in-pod mode), which
 the tenants' own policies govern (tenants.network_policies_admit_hbone), not the ztunnel namespace.
 
-Rules are evaluated, names are not trusted. ztunnel, waypoint and istiod pods are described by
-what their controllers stamp on them (templates, waypoint pod labels), so a check holds while
-those pods restart.
+Rules are evaluated, names are not trusted. ztunnel, waypoint, gateway and istiod pods are the
+running pods with their labels and IPs (an ipBlock over the pod network admits them on
+OVN-Kubernetes), or, while none runs, what their controllers stamp on them (templates, gateway pod
+labels), so a check holds while those pods restart. The API server calls from the masters' host
+network, which NetworkPolicy sees as the namespace openshift-host-network (see _webhook_blocked).
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from .. import runbook
 from ..findings import Finding
 from ..profile import IstioSpec, ZTunnelSpec
 from . import mesh
-from ._k8s import dig, listing, name, namespace, namespace_labels, reads
-from ._netpol import Peer, admits, policy_names, port_admitted_from_anyone, selecting
+from ._k8s import dig, labels, listing, name, namespace, namespace_labels, reads, selector_matches
+from ._netpol import Peer, admits, policy_names, selecting
 
 XDS_PORT, WEBHOOK_PORT = 15012, 15017
 # OpenShift's DNS: Service dns-default port 53 -> the dns-default pods' port 5353 (UDP and TCP);
 # NetworkPolicy sees the pod port (cluster-dns-operator assets/dns/daemonset.yaml).
 DNS_NAMESPACE, DNS_LABELS, DNS_PORT = ("openshift-dns", {"dns.operator.openshift.io/daemonset-dns": "default"}, 5353)
+DNS_PORT_NAMES = {"dns": DNS_PORT, "dns-tcp": DNS_PORT}   # the same daemonset.yaml names them (UDP, TCP)
 API_SERVICE = ("default", "kubernetes")
+HOST_NETWORK = ("openshift-host-network", {"kubernetes.io/metadata.name": "openshift-host-network",
+                                           "policy-group.network.openshift.io/host-network": ""})
 
 
 def _template_peer(obj: dict, ns: str, title: str) -> Peer:
@@ -34,42 +39,60 @@ def _template_peer(obj: dict, ns: str, title: str) -> Peer:
     return Peer(ns, dig(obj, "spec.template.metadata.labels", {}) or {}, named_ports=ports, title=title)
 
 
-def _ztunnel_peer(view, ztunnel: ZTunnelSpec) -> Peer | None:
+def _running(view, template: Peer, selector: dict | None) -> list[Peer]:
+    """One peer per running pod the selector picks, with its own labels and IP; the template alone
+    while none runs (then only a catch-all ipBlock surely covers it)."""
+    pods = [p for p in view.list("pods", template.namespace) if selector and selector_matches(selector, labels(p))
+            and dig(p, "status.phase") == "Running" and dig(p, "status.podIP")]
+    return [Peer(template.namespace, dict(labels(p)), dig(p, "status.podIP"), template.named_ports, template.title)
+            for p in pods] or [template]
+
+
+def _ztunnel_pods(view, ztunnel: ZTunnelSpec) -> list[Peer]:
     ds = view.get("daemonsets", ztunnel.daemonset, ztunnel.namespace)
-    return _template_peer(ds, ztunnel.namespace, f"ztunnel ({ztunnel.namespace})") if ds else None
+    if ds is None:
+        return []
+    return _running(view, _template_peer(ds, ztunnel.namespace, f"ztunnel ({ztunnel.namespace})"), dig(ds, "spec.selector"))
 
 
-def _gateway_peer(view, gw: dict) -> Peer:
+def _gateway_pods(view, gw: dict) -> list[Peer]:
     role = "waypoint" if dig(gw, "spec.gatewayClassName") == mesh.WAYPOINT_CLASS else "gateway"
-    return Peer(namespace(gw), mesh.gateway_pod_labels(view, gw), title=f"{role} {namespace(gw)}/{name(gw)}")
+    template = Peer(namespace(gw), mesh.gateway_pod_labels(view, gw), title=f"{role} {namespace(gw)}/{name(gw)}")
+    return _running(view, template, {"matchLabels": {mesh.GATEWAY_NAME: name(gw)}})
 
 
-def _gateway_peers(view) -> list[Peer]:
-    """The Envoy pods istiod deploys for waypoints (class istio-waypoint) and for ingress gateways
-    (class istio): both dial istiod:15012."""
-    return [_gateway_peer(view, gw) for gw in mesh.istiod_gateways(view)]
-
-
-def _istiod_peer(view, istio: IstioSpec) -> Peer:
+def _istiod_pods(view, istio: IstioSpec) -> list[Peer]:
     dep = view.get("deployments", istio.istiod_deployment, istio.namespace)
     title = f"istiod ({istio.namespace}):{XDS_PORT}"
-    return _template_peer(dep, istio.namespace, title) if dep else Peer(istio.namespace, {"app": "istiod"}, title=title)
+    if dep is None:
+        return [Peer(istio.namespace, {"app": "istiod"}, title=title)]
+    return _running(view, _template_peer(dep, istio.namespace, title), dig(dep, "spec.selector"))
+
+
+def _proxy_groups(view, ztunnel: ZTunnelSpec) -> list[list[Peer]]:
+    """The pods that dial istiod:15012, one group per owner: ztunnel's, then each waypoint's and
+    istio-class gateway's Envoy (istiod deploys both kinds)."""
+    groups = [_ztunnel_pods(view, ztunnel)] + [_gateway_pods(view, gw) for gw in mesh.istiod_gateways(view)]
+    return [g for g in groups if g]
 
 
 def _cut_off_istiod(view, istio: IstioSpec, subject: Peer, ns_labels: dict) -> tuple[list[str], list[dict]]:
-    """What the Egress policies isolating `subject` keep it from: istiod:15012, DNS (to resolve
-    istiod.<ns>.svc, the proxies' discovery address). Returns (cut, the isolating policies)."""
+    """What the Egress policies isolating `subject` keep it from: any istiod pod on 15012 (the
+    Service balances over them all), DNS (to resolve istiod.<ns>.svc, the proxies' discovery
+    address). Returns (cut, the isolating policies)."""
     egress = selecting(view.list("networkpolicies", subject.namespace), subject, "Egress")
-    istiod = _istiod_peer(view, istio)
-    cut = [] if admits(egress, "Egress", subject, istiod, XDS_PORT, ns_labels) else [istiod.title]
-    if _dns_blocked(egress, subject, ns_labels):
-        cut.append(_dns_peer().title)
+    istiod = _istiod_pods(view, istio)
+    unreached = [p for p in istiod if not admits(egress, "Egress", subject, p, XDS_PORT, ns_labels)]
+    cut = [istiod[0].title + (f" (pods {listing(p.ip for p in unreached)})" if unreached[0].ip else "")] if unreached else []
+    if _dns_blocked(view, egress, subject, ns_labels):
+        cut.append(_dns_peer(view).title)
     return cut, egress
 
 
 def _api_server_endpoints(view) -> list[tuple[Peer, int]]:
     """The `kubernetes` Service's endpoints: on OpenShift the masters' addresses, port 6443
-    (NetworkPolicy is applied after the Service's DNAT, so 443 alone admits nothing)."""
+    (NetworkPolicy is applied after the Service's DNAT, so 443 alone admits nothing). istiod's
+    egress toward them is matched by ipBlock only."""
     out = []
     for eps in view.list("endpointslices", API_SERVICE[0]):
         if dig(eps, "metadata.labels", {}).get("kubernetes.io/service-name") != API_SERVICE[1]:
@@ -81,16 +104,37 @@ def _api_server_endpoints(view) -> list[tuple[Peer, int]]:
     return out
 
 
-def _dns_peer() -> Peer:
-    return Peer(DNS_NAMESPACE, DNS_LABELS, title=f"DNS ({DNS_NAMESPACE} dns-default:{DNS_PORT})")
+def _dns_peer(view) -> Peer:
+    """OpenShift's dns-default pods, on the pod network (their IPs are not in the snapshot: an
+    ipBlock admits them when it holds the cluster network of network.operator.openshift.io/cluster)."""
+    network = view.get("networks", "cluster") or {}
+    cidrs = tuple(n["cidr"] for n in dig(network, "spec.clusterNetwork", []) or [] if n.get("cidr"))
+    return Peer(DNS_NAMESPACE, DNS_LABELS, named_ports=DNS_PORT_NAMES, networks=cidrs,
+                title=f"DNS ({DNS_NAMESPACE} dns-default:{DNS_PORT})")
 
 
-def _dns_blocked(egress: list[dict], subject: Peer, ns_labels: dict) -> bool:
-    return not any(admits(egress, "Egress", subject, _dns_peer(), DNS_PORT, ns_labels, protocol)
+def _namespace_labels(view) -> dict[str, dict]:
+    """Every namespace's labels, with openshift-host-network's as the Cluster Network Operator sets
+    them when the snapshot does not hold that namespace."""
+    return {HOST_NETWORK[0]: HOST_NETWORK[1]} | {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
+
+
+def _dns_blocked(view, egress: list[dict], subject: Peer, ns_labels: dict) -> bool:
+    return not any(admits(egress, "Egress", subject, _dns_peer(view), DNS_PORT, ns_labels, protocol)
                    for protocol in ("UDP", "TCP"))
 
 
-@reads("networkpolicies", "deployments", "daemonsets", "gateways", "pods", "namespaces", "endpointslices")
+def _webhook_blocked(ingress: list[dict], istiod: Peer, ns_labels: dict) -> bool:
+    """The API server calls istiod:15017 from the masters' host network. OVN-Kubernetes sends
+    host-to-pod traffic through the node's management port, so a rule admits it only when open to
+    anyone, or by a namespaceSelector matching openshift-host-network (label
+    policy-group.network.openshift.io/host-network, the way OpenShift documents admitting
+    host-network callers); a pod selector or the masters' addresses in an ipBlock never do."""
+    caller = Peer(HOST_NETWORK[0], {}, title="API server (host network)")
+    return not admits(ingress, "Ingress", istiod, caller, WEBHOOK_PORT, ns_labels)
+
+
+@reads("networkpolicies", "deployments", "daemonsets", "gateways", "pods", "namespaces", "endpointslices", "networks")
 def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list[Finding]:
     """istio-system's NetworkPolicies let istiod serve and reach what it needs.
 
@@ -108,29 +152,30 @@ def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     if dep is None:
         return [Finding(obj, "istiod Deployment exists", "not found", runbook.ISTIOD)]
     istiod = _template_peer(dep, istio.namespace, "istiod")
-    ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
+    ns_labels = _namespace_labels(view)
     ingress, egress = selecting(policies, istiod, "Ingress"), selecting(policies, istiod, "Egress")
+    endpoints = _api_server_endpoints(view)
     findings = []
 
-    proxies = [p for p in [_ztunnel_peer(view, ztunnel)] if p] + _gateway_peers(view)
-    xds_blocked = [p.title for p in proxies if not admits(ingress, "Ingress", istiod, p, XDS_PORT, ns_labels)]
-    webhook_open = port_admitted_from_anyone(ingress, istiod, WEBHOOK_PORT)
-    if xds_blocked or not webhook_open:
+    xds_blocked = [group[0].title for group in _proxy_groups(view, ztunnel)
+                   if not all(admits(ingress, "Ingress", istiod, pod, XDS_PORT, ns_labels) for pod in group)]
+    webhook_blocked = _webhook_blocked(ingress, istiod, ns_labels)
+    if xds_blocked or webhook_blocked:
         blocked = [f"xDS/CA {XDS_PORT} from {listing(xds_blocked)}"] if xds_blocked else []
-        blocked += [] if webhook_open else [f"webhook {WEBHOOK_PORT} from the API server"]
+        blocked += [f"webhook {WEBHOOK_PORT} from the API server (host network: masters' IPs or namespace "
+                    f"{HOST_NETWORK[0]})"] if webhook_blocked else []
         findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS/CA, dialled by ztunnel, waypoints and gateways) and "
                                      f"{WEBHOOK_PORT} (webhook, called by the API server)",
                                 f"blocked: {'; '.join(blocked)} by Ingress policies {listing(policy_names(ingress))}",
                                 runbook.ISTIOD_NETWORK_POLICY))
 
-    endpoints = _api_server_endpoints(view)
     cut = [p.title for p, port in endpoints if not admits(egress, "Egress", istiod, p, port, ns_labels)]
     if not endpoints and egress:
         # Unknown address: only a rule admitting every destination on 6443 surely lets istiod through.
         unknown = Peer("", {}, title="API server (kubernetes endpoints not readable) :6443")
         cut = [unknown.title] if not admits(egress, "Egress", istiod, unknown, 6443, ns_labels) else []
-    if _dns_blocked(egress, istiod, ns_labels):
-        cut.append(_dns_peer().title)
+    if _dns_blocked(view, egress, istiod, ns_labels):
+        cut.append(_dns_peer(view).title)
     if cut:
         findings.append(Finding(obj, "egress admitted to the Kubernetes API (the kubernetes Service's endpoints) and DNS",
                                 f"blocked to {listing(cut)} by Egress policies {listing(policy_names(egress))}",
@@ -138,7 +183,7 @@ def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     return findings
 
 
-@reads("networkpolicies", "deployments", "daemonsets", "namespaces")
+@reads("networkpolicies", "deployments", "daemonsets", "pods", "namespaces", "networks")
 def ztunnel_reaches_istiod(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list[Finding]:
     """The ztunnel namespace's NetworkPolicies let ztunnel dial istiod:15012 and resolve it.
 
@@ -152,8 +197,7 @@ def ztunnel_reaches_istiod(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     if ds is None:
         return [Finding(f"DaemonSet {ztunnel.namespace}/{ztunnel.daemonset}", "exists", "not found",
                         runbook.ZTUNNEL_DAEMONSET)]
-    ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
-    cut, egress = _cut_off_istiod(view, istio, _ztunnel_peer(view, ztunnel), ns_labels)
+    cut, egress = _cut_off_istiod(view, istio, _ztunnel_pods(view, ztunnel)[0], _namespace_labels(view))
     if not cut:
         return []
     return [Finding(f"DaemonSet {ztunnel.namespace}/{ztunnel.daemonset}",
@@ -162,7 +206,7 @@ def ztunnel_reaches_istiod(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
                     runbook.ZTUNNEL_NETWORK_POLICY)]
 
 
-@reads("networkpolicies", "deployments", "gateways", "pods", "namespaces")
+@reads("networkpolicies", "deployments", "gateways", "pods", "namespaces", "networks")
 def gateways_reach_istiod(view, istio: IstioSpec) -> list[Finding]:
     """The NetworkPolicies where each waypoint and istio-class gateway runs let its Envoy dial
     istiod:15012 and resolve it.
@@ -171,13 +215,13 @@ def gateways_reach_istiod(view, istio: IstioSpec) -> list[Finding]:
     default-deny tenant ships that rule for its waypoint). Broken: an Egress policy that isolates
     them without it; the proxy then never gets its listeners or certificate, and all L7 traffic
     through it fails while its Gateway stays Programmed."""
-    ns_labels = {name(ns): namespace_labels(ns) for ns in view.list("namespaces")}
+    ns_labels = _namespace_labels(view)
     findings = []
     for gw in mesh.istiod_gateways(view):
-        cut, egress = _cut_off_istiod(view, istio, _gateway_peer(view, gw), ns_labels)
+        cut, egress = _cut_off_istiod(view, istio, _gateway_pods(view, gw)[0], ns_labels)
         if cut:
             findings.append(Finding(f"Gateway {namespace(gw)}/{name(gw)} (its Envoy pods)",
                                     f"egress admitted to istiod:{XDS_PORT} (xDS/CA) and DNS",
                                     f"blocked to {listing(cut)} by Egress policies {listing(policy_names(egress))}",
-                                    runbook.GATEWAY_NETWORK_POLICY))
+                                    runbook.gateway_network_policy(namespace(gw), name(gw))))
     return findings
