@@ -252,6 +252,8 @@ def write_env(paths: LabPaths, api_url: str, procs: dict[str, dict]) -> None:
         "LAB_PROMETHEUS_URL": (procs.get("prometheus") or {}).get("url") or "",
         "LAB_PUSHGATEWAY_URL": (procs.get("pushgateway") or {}).get("url") or "",
         "LAB_DIR": str(paths.root),
+        # So that `python -m lab fault ...` from a shell that sourced this file acts on this lab.
+        "OSSM_LAB_DIR": str(paths.root),
         "LAB_PIDS": " ".join(str(r["pid"]) for r in procs.values()),
     }
     paths.env.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in values.items()))

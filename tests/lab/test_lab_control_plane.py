@@ -40,6 +40,7 @@ def test_kubeconfig_and_env_point_at_the_lab(lab):
     assert lab.api_url.startswith("https://127.0.0.1:")
     assert set(lab.env) >= {"KUBECONFIG", "LAB_API_URL", "LAB_PROMETHEUS_URL", "LAB_PUSHGATEWAY_URL", "LAB_DIR", "LAB_PIDS"}
     assert Path(lab.env["KUBECONFIG"]) == lab.kubeconfig
+    assert Path(lab.env["OSSM_LAB_DIR"]) == Path(lab.dir).resolve()  # `lab fault` from a shell that sourced it
     pids = json.loads((lab.dir / "pids.json").read_text())
     assert {"etcd", "kube-apiserver"} <= set(pids)
     assert sorted(lab.env["LAB_PIDS"].split()) == sorted(str(r["pid"]) for r in pids.values())
