@@ -114,7 +114,8 @@ def decide(view, profile: Profile, target: str, outcome: ConformanceOutcome) -> 
         verdict.reasons.append("the conformance set did not run in this session: run the gate together with it "
                                "(make preupgrade TARGET=... runs tests_conformance with --target-version)")
     verdict.notes = [_note(arrival_note, view, profile, target), _note(strategy_note, view, profile),
-                     f"conformance set: {outcome.passed} passed, {len(outcome.failed)} failed, {len(outcome.errors)} error",
+                     f"conformance set: {outcome.passed} passed, {len(outcome.failed)} failed, {len(outcome.errors)} error"
+                     + (f", {len(outcome.left_out)} left out by the run's selection (not judged)" if outcome.left_out else ""),
                      _note(pending_operator_note, view, profile)]
     return verdict
 

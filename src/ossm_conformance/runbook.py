@@ -15,7 +15,9 @@ L7_WITHOUT_WAYPOINT = ("L7 policies have no effect: the namespace has no Waypoin
                        "with targetRefs to that Gateway or to Services that use it (waypoints ignore selectors).")
 ISTIOD_NETWORK_POLICY = ("istiod cannot push xDS: a network policy in istio-system blocks it. "
                          "oc get networkpolicy -n istio-system; allow the controller's traffic as it flows: "
-                         "ztunnel/waypoints/gateways → istiod 15012 (xDS, CA), API server → istiod 15017 (webhook), "
+                         "ztunnel/waypoints/gateways → istiod 15012 (xDS, CA), API server → istiod 15017 (webhook: "
+                         "from: namespaceSelector policy-group.network.openshift.io/host-network: \"\", the host network "
+                         "it calls from on OVN-Kubernetes), "
                          "istiod → the Kubernetes API (kubernetes endpoints, 6443) and DNS (5353). Don't change "
                          "istio-system policies without rerunning the conformance set.")
 ZTUNNEL_NETWORK_POLICY = ("istiod cannot push xDS when ztunnel cannot reach it: oc get networkpolicy -n ztunnel; "
@@ -93,6 +95,10 @@ def operator(package: str, namespace: str = "openshift-operators") -> str:
 OPERATOR_PIN = ("Both operators are mirrored into the cluster's app-catalog and pinned by version (runbook: "
                 "servicemeshoperator3 stable, kiali-ossm OSSM v2.22.2): set installPlanApproval: Manual, approve only "
                 "the pinned version's InstallPlan, and update the profile's pin together with the runbook.")
+OPERATOR_PIN_APPROVED = ("Someone approved a plan off the pin: an approval cannot be taken back, and once it completes the "
+                         "operator runs the new version. Either move the pin (profile and runbook) to that version in a "
+                         "reviewed change, or reinstall the pinned one: delete the Subscription and the new CSV, recreate "
+                         "the Subscription with startingCSV <pinned CSV> and installPlanApproval Manual.")
 CATALOG = ("The Subscription's own CatalogSource is unhealthy: oc -n openshift-marketplace get catalogsource; "
            "check the mirrored app-catalog's registry pod and image, then let OLM re-resolve.")
 CRDS = ("The sail-operator CRDs ship with the servicemeshoperator3 bundle: check the operator's CSV "

@@ -179,7 +179,8 @@ HOST_NETWORK_NS = {"namespaceSelector": {"matchLabels": {"policy-group.network.o
 def test_webhook_open_only_to_pods_is_closed_to_the_api_server(webhook_from):
     c = healthy()
     _ingress(c, [ANY_15012, {"from": webhook_from, "ports": [{"port": 15017}]}])
-    assert "webhook 15017 from the API server (host network" in text(_run(c))
+    assert "webhook 15017 from the API server (it calls from the masters' host network" in text(_run(c))
+    assert "policy-group.network.openshift.io/host-network" in _run(c)[0].fix
 
 
 @pytest.mark.parametrize("webhook_from", [

@@ -174,3 +174,12 @@ def test_an_approved_plan_off_the_pin_fails_while_it_installs():
     findings = run(operator.operator_version_pinned, c, KIALI)
     assert [f.object for f in findings] == ["InstallPlan openshift-operators/install-kx4m2"]
     assert findings[0].actual == "approved, phase Installing: installs kiali-operator.v2.22.3"
+    assert "an approval cannot be taken back" in findings[0].fix
+
+
+def test_a_channel_per_minor_is_set_back_to_the_profiles_channel():
+    c = healthy()
+    _sub(c)["spec"]["channel"] = "stable-3.3"
+    findings = run(operator.subscription_at_latest_known, c, SMO)
+    assert findings[0].actual == "spec.channel stable-3.3"
+    assert findings[0].fix.startswith("Set the Subscription's spec.channel back to stable")

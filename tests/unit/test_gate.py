@@ -269,14 +269,13 @@ def test_pending_operator_update_is_shown_with_the_version_it_installs():
     assert decide(snapshot(), PROFILE, "v1.28.10", HEALTHY_RUN).notes[-1] == "No operator update awaits approval."
 
 
-def _pending_mesh_update(plan_phase="RequiresApproval", approved=False):
-    plan = installplan("install-x8", ["servicemeshoperator3.v3.3.8"], phase=plan_phase)
+def _pending_mesh_update(plan_phase="RequiresApproval", approved=False, newer="servicemeshoperator3.v3.3.8"):
+    plan = installplan("install-x8", [newer], phase=plan_phase)
     plan["spec"]["approved"] = approved
     snap = snapshot(csv=CSV, enum=ENUM_1_28_3, plans=[plan])
     sub = snap.get("subscriptions", "servicemeshoperator3", "openshift-operators")
     sub["spec"]["installPlanApproval"] = "Manual"
-    sub["status"].update(state="UpgradePending", currentCSV="servicemeshoperator3.v3.3.8",
-                         installPlanRef={"name": "install-x8"},
+    sub["status"].update(state="UpgradePending", currentCSV=newer, installPlanRef={"name": "install-x8"},
                          conditions=[{"type": "InstallPlanPending", "status": "True", "reason": "RequiresApproval"}])
     return snap
 
@@ -298,4 +297,11 @@ def test_a_plan_approved_or_ended_no_longer_awaits_approval(phase, approved):
 def test_a_plan_to_another_minor_is_withdrawn_not_pinned_to_another_channel():
     v = verdict("v1.28.4", plans=[installplan("install-34", ["servicemeshoperator3.v3.4.0"])])
     assert v.verdict == "no-go" and "stable-3.3" not in v.reasons[0]
-    assert "follows channel stable (as profiled)" in v.reasons[0]
+    assert "on channel stable (as profiled) OLM offers it again after a delete" in v.reasons[0]
+
+
+def test_a_pending_plan_to_another_minor_is_noted_as_the_blocker_not_as_its_own_change():
+    v = decide(_pending_mesh_update(newer="servicemeshoperator3.v3.4.0"), PROFILE, "v1.28.4", HEALTHY_RUN)
+    assert v.verdict == "no-go"
+    assert "servicemeshoperator3.v3.4.0 awaits approval (InstallPlan install-x8): another OSSM minor: it blocks" in v.notes[-1]
+    assert any("no InstallPlan to a newer servicemeshoperator3 of OSSM 3.3 awaits" in r for r in v.reasons)

@@ -162,8 +162,8 @@ def istiod_xds_not_blocked(view, istio: IstioSpec, ztunnel: ZTunnelSpec) -> list
     webhook_blocked = _webhook_blocked(ingress, istiod, ns_labels)
     if xds_blocked or webhook_blocked:
         blocked = [f"xDS/CA {XDS_PORT} from {listing(xds_blocked)}"] if xds_blocked else []
-        blocked += [f"webhook {WEBHOOK_PORT} from the API server (host network: masters' IPs or namespace "
-                    f"{HOST_NETWORK[0]})"] if webhook_blocked else []
+        blocked += [f"webhook {WEBHOOK_PORT} from the API server (it calls from the masters' host network, which "
+                    f"only a rule open to anyone or to the namespace {HOST_NETWORK[0]} admits)"] if webhook_blocked else []
         findings.append(Finding(obj, f"ingress admitted on {XDS_PORT} (xDS/CA, dialled by ztunnel, waypoints and gateways) and "
                                      f"{WEBHOOK_PORT} (webhook, called by the API server)",
                                 f"blocked: {'; '.join(blocked)} by Ingress policies {listing(policy_names(ingress))}",

@@ -89,7 +89,10 @@ def subscription_at_latest_known(view, op: Operator) -> list[Finding]:
     findings = []
     channel = dig(sub, "spec.channel")
     if channel != op.channel:
-        findings.append(Finding(obj, f"spec.channel {op.channel}", f"spec.channel {channel}", runbook.operator(op.package, op.namespace)))
+        findings.append(Finding(obj, f"spec.channel {op.channel}", f"spec.channel {channel}",
+                                f"Set the Subscription's spec.channel back to {op.channel} (the profile's channel; a "
+                                f"channel per minor such as stable-3.3 is not how this cluster is pinned: pins are by "
+                                f"version). " + runbook.operator(op.package, op.namespace)))
     state = dig(sub, "status.state", "")
     settling = state in _SUBSCRIPTION_CONVERGING_STATES
     installed, current = dig(sub, "status.installedCSV"), dig(sub, "status.currentCSV")
@@ -184,7 +187,7 @@ def _approved_off_pin(view, sub: dict, op: Operator, wanted: str) -> list[Findin
     ns = sub["metadata"].get("namespace", "")
     return [Finding(f"InstallPlan {ns}/{plan['metadata']['name']}", f"no approved plan away from {wanted} (the runbook's pin)",
                     f"approved, phase {dig(plan, 'status.phase') or '(empty)'}: installs {', '.join(off)}",
-                    runbook.OPERATOR_PIN)]
+                    runbook.OPERATOR_PIN_APPROVED)]
 
 
 @reads("deployments")

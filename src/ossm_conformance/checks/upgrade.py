@@ -18,6 +18,7 @@ from .control_plane import INACTIVE_REVISION_GRACE_DEFAULT
 from .operator import awaiting_approval
 
 ISTIO_CRD = "istios.sailoperator.io"
+MESH_OPERATOR = "servicemeshoperator3"
 # InstallPlans that will not move anything any more: installed, or given up by OLM.
 _SETTLED_INSTALLPLAN_PHASES = ("Complete", "Failed")
 
@@ -30,10 +31,10 @@ FIX_NOT_OFFERED = ("A patch the installed operator does not ship arrives only wi
                    "release that ships it (Red Hat's OSSM release notes), let OLM resolve it (an InstallPlan awaiting "
                    "approval) and re-run the gate, or choose a patch the installed operator offers. Setting spec.version "
                    "to it now is refused by the API server (HTTP 422, not in the Istio CRD's spec.version enum).")
-FIX_INSTALLPLAN = ("Finish or withdraw the operator change first: the Subscription follows channel stable (as profiled), "
-                   "so keep installPlanApproval Manual and do not approve a plan to another OSSM minor under a patch "
-                   "bump; delete it (OLM resolves again and waits for approval) and plan the minor upgrade as its own "
-                   "change, then re-run the gate.")
+FIX_INSTALLPLAN = ("A plan to another OSSM minor blocks a patch bump: on channel stable (as profiled) OLM offers it again "
+                   "after a delete as long as the catalog carries that minor, so do the minor upgrade first, as its own "
+                   "change with its own gate run (or keep that minor out of the mirrored app-catalog), then gate the "
+                   "patch bump. Do not approve it under the patch bump.")
 
 
 def _istio(view, profile: Profile) -> dict | None:
@@ -114,8 +115,8 @@ def target_is_offered_by_the_operator(view, profile: Profile, target: str) -> li
                     "a release the installed operator offers (the Istio CRD's spec.version enum), or a pending "
                     "operator update of the same OSSM minor that may bring it",
                     f"not offered by {csv} (newest {minor_of(target)} release it offers: "
-                    f"{_newest(offered, target)}), and no InstallPlan of {csv.rpartition('.v')[0] or 'the operator'} "
-                    "awaits", FIX_NOT_OFFERED)]
+                    f"{_newest(offered, target)}), and no InstallPlan to a newer {csv.rpartition('.v')[0] or 'operator'} "
+                    f"of OSSM {ossm_minor_of_csv(csv) or '?'} awaits", FIX_NOT_OFFERED)]
 
 
 def _newest(offered: list[str], target: str) -> str:
@@ -246,8 +247,12 @@ def pending_operator_note(view, profile: Profile) -> str:
         sub = operator_subscription(view, op)
         newer = awaiting_approval(sub, op, view) if sub else None
         if newer:
-            role = ("the vehicle of this patch bump (see how the target arrives)" if vehicle and vehicle[1] == newer
-                    else "approve it in its own change: it changes the operator under this upgrade")
+            if vehicle and vehicle[1] == newer:
+                role = "the vehicle of this patch bump (see how the target arrives)"
+            elif op.package == MESH_OPERATOR and ossm_minor_of_csv(newer) != ossm_minor_of_csv(dig(sub, "status.installedCSV")):
+                role = "another OSSM minor: it blocks this patch bump (see the reasons)"
+            else:
+                role = "approve it in its own change: it changes the operator under this upgrade"
             pending.append(f"{op.package}: {dig(sub, 'status.installedCSV')} runs, {newer} awaits approval "
                            f"(InstallPlan {dig(sub, 'status.installPlanRef.name', '?')}): {role}")
     return ("Operator updates awaiting Manual approval: " + "; ".join(pending) + "." if pending
