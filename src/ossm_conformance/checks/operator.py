@@ -148,8 +148,8 @@ def _installed_by(view, sub: dict, csv: str) -> str:
     garbage-collected it: then nothing is said)."""
     ns = sub["metadata"].get("namespace", "")
     plans = [p for p in view.list("installplans", ns) if csv in (dig(p, "spec.clusterServiceVersionNames", []) or [])]
-    ref = dig(sub, "status.installPlanRef.name")
-    plan = next((p for p in plans if p["metadata"]["name"] == ref), plans[0] if plans else None)
+    referenced = referenced_plan(view, sub)
+    plan = referenced if referenced in plans else (plans[0] if plans else None)
     if plan is None:
         return ""
     return (f"; installed by InstallPlan {ns}/{plan['metadata']['name']} (approval {dig(plan, 'spec.approval', '?')}, "
