@@ -24,9 +24,10 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from lab import reconcile, seed
+from lab import control_plane, prometheus, reconcile, seed
 from lab.kubeapi import _BY_KIND as _KIND, Api  # kubeapi's kind index, not a copy
 from lab.paths import LabPaths
+from lab.wait import until
 
 PILOT = "bank-employees-jboss-chat"
 DEMO = "ossm3-demo"
@@ -58,12 +59,33 @@ def apply(name: str, kubeconfig: Path | str) -> None:
 
 
 def reset(kubeconfig: Path | str) -> int:
-    """Restores the healthy twin of the lab that owns `kubeconfig`; returns the number of changes."""
+    """Restores the healthy twin of the lab that owns `kubeconfig`; returns the number of changes.
+    Returns once the lab's Prometheus scrapes every running ztunnel again (see _scraped_again)."""
     api = Api(kubeconfig)
+    paths = LabPaths(Path(kubeconfig).resolve().parent)
     try:
-        return reconcile.reset(api, LabPaths(Path(kubeconfig).resolve().parent))
+        changes = reconcile.reset(api, paths)
+        if changes:
+            _scraped_again(api, paths)
+        return changes
     finally:
         api.close()
+
+
+# A ztunnel pod the reset recreated is a new Prometheus target: until it has two samples in the
+# window, increase() has nothing for it and the suite's Prometheus source rightly calls its edges
+# unobserved. The lab tests look back 3 s (tests/lab/test_suite_on_twin.py --mtls-window).
+SCRAPED_WINDOW_S, SCRAPED_WAIT_S = 3, 30
+
+
+def _scraped_again(api: Api, paths: LabPaths) -> None:
+    url = control_plane.read_env(paths).get("LAB_PROMETHEUS_URL")
+    if not url or "prometheus" not in control_plane.running(paths):
+        return
+    pods = {p["metadata"]["name"] for p in _pods(api, "ztunnel", prefix="ztunnel-")
+            if p.get("status", {}).get("phase") == "Running"}
+    until(lambda: pods <= prometheus.scraped_twice_in_last(url, SCRAPED_WINDOW_S), SCRAPED_WAIT_S,
+          f"the lab's Prometheus to scrape every ztunnel twice in {SCRAPED_WINDOW_S} s after the reset")
 
 
 # --- helpers: read and write as the controllers do -------------------------------------------

@@ -97,3 +97,15 @@ def scraped_twice(url: str, targets: int, timeout: float = 2) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     return bool(result) and int(float(result[0]["value"][1])) >= targets
+
+
+def scraped_twice_in_last(url: str, seconds: float, timeout: float = 2) -> set[str]:
+    """The ztunnel pods with at least two successful scrapes in the last `seconds`: those whose
+    increase() over such a window exists (the suite's Prometheus source marks the others unobserved)."""
+    query = urllib.parse.urlencode(
+        {"query": f'sum by (pod) (sum_over_time(up{{job="ztunnel"}}[{int(seconds * 1000)}ms])) >= 2'})
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=timeout) as response:
+            return {row["metric"].get("pod", "") for row in json.load(response)["data"]["result"]}
+    except (OSError, ValueError, KeyError):
+        return set()

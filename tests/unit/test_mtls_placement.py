@@ -6,7 +6,7 @@ from field_access import tracked_snapshot
 from mtls_samples import EDGE, NS
 
 from ossm_conformance.kube.snapshot import Read, ReadResult, Snapshot
-from ossm_conformance.mtls.placement import edge_nodes
+from ossm_conformance.mtls.placement import edge_nodes, running_ztunnels
 
 
 def _pod(name: str, app: str, node: str) -> dict:
@@ -32,3 +32,12 @@ def test_unknown_placement_means_every_ztunnel_counts():
     assert edge_nodes(_snapshot([_pod("bff-1", "bff", "worker-1")]), NS, EDGE) is None       # no server pod
     assert edge_nodes(_snapshot([], services=[]), NS, EDGE) is None                            # no Service
     assert edge_nodes(_snapshot([_pod("chat-1", "chat-backend", "w0")], deployments=[]), NS, EDGE) is None
+
+
+def test_running_ztunnels_are_the_ones_a_metrics_window_must_cover():
+    def zt(name, node, phase="Running", deleting=False):
+        meta = {"name": name, "namespace": "ztunnel", **({"deletionTimestamp": "2026-12-02T00:00:00Z"} if deleting else {})}
+        return {"kind": "Pod", "metadata": meta, "spec": {"nodeName": node}, "status": {"phase": phase}}
+    pods = [zt("ztunnel-a", "worker-0"), zt("ztunnel-b", "worker-1", phase="Pending"),
+            zt("ztunnel-c", "worker-2", deleting=True), zt("ztunnel-d", "worker-3", phase="Failed")]
+    assert running_ztunnels(_snapshot(pods), "ztunnel") == {"ztunnel-a": "worker-0"}

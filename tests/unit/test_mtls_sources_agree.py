@@ -19,11 +19,14 @@ class _Prometheus:
     filtered by its destination namespace matcher, as Prometheus would."""
     url = "http://prometheus.test"
 
-    def __init__(self, probe: Observation):
+    def __init__(self, probe: Observation, scrapes: dict[str, float] | None = None):
         self.probe, self.queries = probe, []
+        self.scrapes = {pod: 3.0 for pod in probe.ztunnels} if scrapes is None else scrapes
 
     def custom_query(self, query: str, params=None):
         self.queries.append(query)
+        if "sum_over_time(up{" in query:  # successful scrapes per ztunnel pod over the window
+            return [{"metric": {"pod": pod}, "value": [0, str(n)]} for pod, n in self.scrapes.items()]
         by = [label.strip() for label in re.search(r"sum by \(([^)]*)\)", query).group(1).split(",")]
         counter = re.search(r"increase\((\w+)\{", query).group(1)
         namespaces = re.search(r'destination_workload_namespace=~"([^"]*)"', query).group(1).split("|")
@@ -70,3 +73,52 @@ def test_the_promql_asks_for_every_label_the_judge_reads():
     for label in ("response_flags", "source_principal", "source_workload", "source_workload_namespace", "reporter",
                   "connection_security_policy", "destination_workload", "pod"):
         assert label in query
+
+
+# -- scrape coverage: increase() needs two samples ------------------------------------------------
+
+RUNNING = {"ztunnel-w1": "worker-1", "ztunnel-w2": "worker-2"}
+HEALTHY = [conn(series(), opened=2, closed=2, bytes=900)]
+
+
+def _from_prometheus(scrapes: dict[str, float], ztunnels=RUNNING):
+    return prometheus.observe(_Prometheus(_obs(*HEALTHY), scrapes), [NS], 3, ztunnels, "ztunnel")
+
+
+def test_the_scrape_query_counts_successful_scrapes_over_the_same_range():
+    assert prometheus.scrapes_query("ztunnel", 3) == 'sum by (pod) (sum_over_time(up{namespace="ztunnel"}[3000ms]))'
+
+
+def test_every_running_ztunnel_scraped_twice_is_observed():
+    obs = _from_prometheus({"ztunnel-w1": 3, "ztunnel-w2": 3})
+    assert obs.unobserved == {}
+    assert evidence.judge(NS, EDGE, "cluster.local", obs).outcome == evidence.PASS
+
+
+def test_a_ztunnel_scraped_once_in_the_window_leaves_its_edges_undecided_not_red():
+    # The edge's ztunnel came back (node reboot, restart) one scrape before the query: no increase()
+    # for its series, which would look like silence.
+    obs = _from_prometheus({"ztunnel-w1": 1, "ztunnel-w2": 3})
+    assert "scraped it successfully 1 time(s) in the 3s window" in obs.unobserved["ztunnel-w1"]
+    verdict = evidence.judge(NS, EDGE, "cluster.local", obs, edge_nodes=frozenset({"worker-1"}))
+    assert verdict.outcome == evidence.UNDECIDED and "ztunnel-w1" in verdict.reason
+
+
+def test_an_unscraped_ztunnel_on_another_node_does_not_hide_the_edge():
+    obs = _from_prometheus({"ztunnel-w1": 3})
+    assert set(obs.unobserved) == {"ztunnel-w2"} and obs.ztunnels["ztunnel-w2"].node == "worker-2"
+    verdict = evidence.judge(NS, EDGE, "cluster.local", obs, edge_nodes=frozenset({"worker-1"}))
+    assert verdict.outcome == evidence.PASS
+
+
+def test_no_scrapes_at_all_in_the_window_is_could_not_check_for_every_ztunnel():
+    # A window shorter than two scrape intervals: no increase() anywhere, not a mesh without traffic.
+    obs = _from_prometheus({})
+    assert set(obs.unobserved) == set(RUNNING)
+    assert evidence.judge(NS, EDGE, "cluster.local", obs).outcome == evidence.UNDECIDED
+
+
+def test_without_the_running_ztunnels_no_coverage_is_asked():
+    fake = _Prometheus(_obs(*HEALTHY), {})
+    obs = prometheus.observe(fake, [NS], 3)
+    assert obs.unobserved == {} and not any("up{" in q for q in fake.queries)

@@ -32,3 +32,11 @@ def edge_nodes(view, tenant: str, edge: Edge) -> frozenset[str] | None:
 def _nodes(pods: list[dict], selector: dict) -> set[str]:
     return {p["spec"]["nodeName"] for p in pods
             if (p.get("spec") or {}).get("nodeName") and selector_matches(selector, labels(p))}
+
+
+@reads("pods")
+def running_ztunnels(view, ztunnel_namespace: str) -> dict[str, str]:
+    """The ztunnel pods that run (pod -> node): the ones a metrics window must have covered."""
+    return {p["metadata"]["name"]: p["spec"]["nodeName"] for p in view.list("pods", ztunnel_namespace)
+            if (p.get("status") or {}).get("phase") == "Running" and (p.get("spec") or {}).get("nodeName")
+            and not p["metadata"].get("deletionTimestamp")}

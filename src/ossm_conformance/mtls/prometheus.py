@@ -6,6 +6,13 @@ and by the scraped ztunnel `pod`. The counters and labels are the probe's (probe
 the judge (evidence.py) answers the same questions from both sources. One query per counter
 because increase() drops the metric name: the families would collide in one result.
 `partial_response=false` makes Thanos fail instead of answering from a subset of stores.
+
+A ztunnel Prometheus did not scrape at least twice in the window has no increase() at all
+(prometheus/prometheus promql/functions.go, extrapolatedRate: fewer than two samples, no value):
+its edges would look silent. So one more query counts each ztunnel's successful scrapes
+(`up` = 1) over the same range, and a ztunnel with fewer than two is *unobserved*, as the probe
+marks a ztunnel it could not scrape: a node that rebooted or a ztunnel that restarted during the
+window, or a window shorter than two scrape intervals, leaves its edges undecided, never red.
 Tokens travel only in the Authorization header; they are never logged or attached.
 """
 
@@ -68,7 +75,14 @@ def query_for(counter: str, namespaces: list[str], window: float) -> str:
             f'{{destination_workload_namespace=~"{pattern}"}}[{duration(window)}]))')
 
 
-def observe(prom: PrometheusConnect, namespaces: list[str], window: float) -> Observation:
+def scrapes_query(ztunnel_namespace: str, window: float) -> str:
+    return f'sum by (pod) (sum_over_time(up{{namespace="{ztunnel_namespace}"}}[{duration(window)}]))'
+
+
+def observe(prom: PrometheusConnect, namespaces: list[str], window: float,
+            ztunnels: dict[str, str] | None = None, ztunnel_namespace: str = "ztunnel") -> Observation:
+    """ztunnels: the running ztunnel pods (pod -> node, from the snapshot) the window should cover;
+    None: only the ztunnels that answered are known (the profile draft)."""
     obs = Observation("prometheus", window)
     queries = 0
     for i in range(0, len(namespaces), NAMESPACES_PER_QUERY):
@@ -85,9 +99,34 @@ def observe(prom: PrometheusConnect, namespaces: list[str], window: float) -> Ob
                 pod = row["metric"].get("pod", "unknown")
                 obs.ztunnels.setdefault(pod, Ztunnel(pod, row["metric"].get("node", "-")))
                 obs.deltas.append(SeriesDelta(pod, counter, labels, float(row["value"][1])))
+    if ztunnels is not None:
+        _mark_unscraped(obs, _successful_scrapes(prom, ztunnel_namespace, window), ztunnels)
+        queries += 1
     if queries > 1:
-        obs.query += f" (and {queries - 1} more: one per counter and namespace chunk)"
+        obs.query += f" (and {queries - 1} more: one per counter and namespace chunk, and the ztunnels' scrapes)"
     return obs
+
+
+def _successful_scrapes(prom: PrometheusConnect, ztunnel_namespace: str, window: float) -> dict[str, float]:
+    try:
+        rows = prom.custom_query(scrapes_query(ztunnel_namespace, window), params=PARAMS)
+    except ERRORS as exc:
+        raise CouldNotCheck(f"could not query Prometheus {prom.url}: {_one_line(exc)}") from None
+    return {row["metric"].get("pod", ""): float(row["value"][1]) for row in rows}
+
+
+def _mark_unscraped(obs: Observation, scrapes: dict[str, float], ztunnels: dict[str, str]) -> None:
+    """Every running ztunnel, and every one Prometheus scraped at all, needs two successful scrapes
+    in the window for its increase() to exist."""
+    for pod in sorted(set(ztunnels) | {p for p in scrapes if p}):
+        if pod in ztunnels:
+            obs.ztunnels.setdefault(pod, Ztunnel(pod, ztunnels[pod]))
+        count = scrapes.get(pod, 0.0)
+        if count < 2:
+            obs.unobserved[pod] = (
+                f"Prometheus scraped it successfully {count:g} time(s) in the {obs.window:g}s window; increase() needs "
+                f"two samples (a ztunnel restarted or its node came back during the window, a failing scrape, or "
+                f"--mtls-window shorter than two scrape intervals)")
 
 
 def _one_line(exc: BaseException) -> str:
