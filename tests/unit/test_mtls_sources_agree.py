@@ -111,6 +111,19 @@ def test_an_unscraped_ztunnel_on_another_node_does_not_hide_the_edge():
     assert verdict.outcome == evidence.PASS
 
 
+def test_a_replaced_ztunnel_prometheus_still_remembers_does_not_blind_the_mesh():
+    # A rollout during the window: the old pod's last scrape is in the range, its node's new pod
+    # (running, scraped) answers for that node.
+    obs = _from_prometheus({"ztunnel-w1": 3, "ztunnel-w2": 3, "ztunnel-w1-old": 1})
+    assert obs.unobserved == {}
+    assert evidence.judge(NS, EDGE, "cluster.local", obs).outcome == evidence.PASS
+
+
+def test_unreadable_pods_leave_every_scraped_ztunnel_to_count():
+    obs = _from_prometheus({"ztunnel-w1": 3, "ztunnel-w2": 1}, ztunnels={})
+    assert set(obs.unobserved) == {"ztunnel-w2"}
+
+
 def test_no_scrapes_at_all_in_the_window_is_could_not_check_for_every_ztunnel():
     # A window shorter than two scrape intervals: no increase() anywhere, not a mesh without traffic.
     obs = _from_prometheus({})

@@ -116,9 +116,11 @@ def _successful_scrapes(prom: PrometheusConnect, ztunnel_namespace: str, window:
 
 
 def _mark_unscraped(obs: Observation, scrapes: dict[str, float], ztunnels: dict[str, str]) -> None:
-    """Every running ztunnel, and every one Prometheus scraped at all, needs two successful scrapes
-    in the window for its increase() to exist."""
-    for pod in sorted(set(ztunnels) | {p for p in scrapes if p}):
+    """Every running ztunnel needs two successful scrapes in the window for its increase() to exist.
+    A pod Prometheus still remembers but the snapshot does not list as running is gone (a rollout
+    replaced it): its node's ztunnel is the running one, judged in its place. Only when the pods
+    could not be read does every scraped ztunnel count."""
+    for pod in sorted(ztunnels or {p for p in scrapes if p}):
         if pod in ztunnels:
             obs.ztunnels.setdefault(pod, Ztunnel(pod, ztunnels[pod]))
         count = scrapes.get(pod, 0.0)
