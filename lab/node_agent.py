@@ -217,7 +217,6 @@ class DeletionWatch:
         self.lock = threading.Lock()
         self.deleting: dict[str, dict] = {}
         self.gone: set[str] = set()
-        self.synced = threading.Event()   # the first list is in
         self.last_error = ""
 
     def take_gone(self) -> set[str]:
@@ -266,7 +265,6 @@ class DeletionWatch:
                 break
         with self.lock:
             self.deleting = deleting
-        self.synced.set()
         return page["metadata"]["resourceVersion"]
 
     def _watch(self, version: str) -> str | None:

@@ -131,8 +131,9 @@ def _start(lab_dir: Path, kubeconfig: Path, logs: Path, started: dict[str, subpr
     _wait("node-agent", started["node-agent"], logs / "node-agent.log", node_agent_ready)
 
     def prometheus_has_data():
-        if not prometheus.scraped_twice(prom_url, len(targets)):
-            raise RuntimeError(f"not every one of the {len(targets)} ztunnel targets scraped twice yet")
+        missing = {t["pod"] for t in targets} - prometheus.scraped_twice_in_last(prom_url, 300)
+        if missing:
+            raise RuntimeError(f"{len(missing)} of the {len(targets)} ztunnel targets not scraped twice yet")
 
     # Last: the endpoints must serve before Prometheus can have scraped them.
     _wait("prometheus", started["prometheus"], logs / "prometheus.log", prometheus_has_data)
