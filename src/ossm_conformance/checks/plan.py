@@ -26,6 +26,12 @@ POD_WARNINGS = "involvedObject.kind=Pod,type=Warning"
 SHAPED = {*OLM_KINDS, "events", "customresourcedefinitions", "endpointslices", "networks"}
 
 
+# The longest read on any cluster: the most objects and the biggest (275 of 310 MB served at 20,000
+# OpenShift-sized pods, docs/performance.md). Tests that need it run after the others, so the
+# others run while it is read (kube/background.py).
+LONGEST_READS = frozenset({"pods"})
+
+
 def declared_kinds() -> set[str]:
     """Every kind some check (or the report header) declares it reads."""
     return {kind for f in [*declared().values(), openshift_version] for kind in f.reads}

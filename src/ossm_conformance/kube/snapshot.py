@@ -13,10 +13,10 @@ import gc
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from kubernetes.client.exceptions import ApiException
 
@@ -76,19 +76,25 @@ def _gc_paused():
 
 
 def fetch(api: Api, reads: Iterable[Read], workers: int = 8, scope: Scope | None = None,
-          page_size: int = PAGE_SIZE) -> "Snapshot":
+          page_size: int = PAGE_SIZE, on_result: Callable[["ReadResult"], None] | None = None) -> "Snapshot":
     """Every read, concurrently. With a `scope`, the namespace list is read first so that the
-    scope knows the mesh's namespaces, then objects outside it are dropped page by page."""
+    scope knows the mesh's namespaces, then objects outside it are dropped page by page.
+    `on_result` is handed each read's result as it completes (kube/background.py sends it on)."""
     reads = list(dict.fromkeys(reads))
     started = time.time()
     first = [r for r in reads if scope is not None and r == Read("namespaces")]
+    done = on_result or (lambda result: None)
     with _gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
         results = [_fetch_one(api, r, None, page_size) for r in first]
         if scope is not None:
             for r in results:
                 scope.learn(r.items)
+        for r in results:
+            done(r)
         rest = [r for r in reads if r not in first]
-        results += list(pool.map(lambda r: _fetch_one(api, r, scope, page_size), rest))
+        for future in as_completed([pool.submit(_fetch_one, api, r, scope, page_size) for r in rest]):
+            results.append(future.result())
+            done(results[-1])
     order = {r: i for i, r in enumerate(reads)}
     return Snapshot(sorted(results, key=lambda res: order[res.read]), taken_at=started)
 
@@ -156,21 +162,54 @@ def _with_kind(obj: dict, kind) -> dict:
 class Snapshot:
     """Answers list/get from a fixed set of reads. Raises CouldNotCheck when the read failed."""
 
-    def __init__(self, results: list[ReadResult], server: dict | None = None, taken_at: float | None = None):
-        self.results = results
+    def __init__(self, results: list[ReadResult], server: dict | None = None, taken_at: float | None = None,
+                 incoming=None):
+        self._results = list(results)
         self.server = server or {}
         self.taken_at = time.time() if taken_at is None else taken_at  # epoch seconds: when reading began
+        # Reads still on their way (kube/background.py `Incoming`): every question first waits
+        # for the reads of the kinds it asks about, so no answer is ever given from a partial read.
+        self._incoming = incoming
         # Keyed without the label selector: a filtered list (e.g. CSVs without copies) answers
         # the questions about that kind in that namespace.
-        self._by_read = {(r.read.kind, r.read.namespace, r.read.name): r for r in results}
+        self._by_read = {(r.read.kind, r.read.namespace, r.read.name): r for r in self._results}
         # Per-tenant questions against cluster-wide lists: indexed once per read, built on first
         # use, so a check per tenant costs a lookup instead of a scan of every pod of 2,000
         # namespaces (which made the suite quadratic in tenants × pods).
         self._by_namespace: dict[int, dict[str, list[dict]]] = {}
         self._by_name: dict[int, dict[tuple[str | None, str], dict]] = {}
 
+    @property
+    def results(self) -> list[ReadResult]:
+        """Every read's result, in the plan's order (all of them arrived first)."""
+        self._arrive(lambda read: True)
+        return self._results
+
+    def _arrive(self, wanted) -> None:
+        """Takes in the reads still on their way until none that `wanted` picks is missing."""
+        if self._incoming is None:
+            return
+        with _gc_paused():
+            for result in self._incoming.until(wanted):
+                self._results.append(result)
+                self._by_read[(result.read.kind, result.read.namespace, result.read.name)] = result
+        if self._incoming.done:
+            self._results.sort(key=lambda r: self._incoming.order[r.read])
+            self._incoming = None
+            gc.freeze()  # read-only from here on: see plugin/session.py preflight
+
+    def _arrive_kinds(self, kinds) -> None:
+        kinds = {kinds} if isinstance(kinds, str) else set(kinds)
+        self._arrive(lambda read: read.kind in kinds)
+
+    def stop_reading(self) -> None:
+        """The run is over (or interrupted): reads still on their way are not wanted."""
+        if self._incoming is not None:
+            self._incoming.stop()
+
     # -- queries -----------------------------------------------------------------------------
     def list(self, kind: str, namespace: str | None = None) -> list[dict]:
+        self._arrive_kinds(kind)
         result = self._covering_list(kind, namespace)
         if result is None:
             raise CouldNotCheck(f"suite defect: no read covers list {kind}" + (f" in {namespace}" if namespace else ""))
@@ -181,6 +220,7 @@ class Snapshot:
         return list(result.items)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        self._arrive_kinds(kind)
         exact = self._by_read.get((kind, namespace if KINDS[kind].namespaced else None, name))
         if exact is not None:
             if exact.error:
@@ -195,11 +235,13 @@ class Snapshot:
         return self._name_index(result).get((ns, name))
 
     def covers(self, kind: str, namespace: str | None = None) -> bool:
+        self._arrive_kinds(kind)
         return self._covering_list(kind, namespace) is not None
 
     def errors(self, kinds) -> list[str]:
         """Why the reads of these kinds failed: a check that needs them cannot be judged."""
-        return [r.error for r in self.results if r.error and r.read.kind in kinds]
+        self._arrive_kinds(kinds)
+        return [r.error for r in self._results if r.error and r.read.kind in kinds]
 
     def _namespace_index(self, result: ReadResult) -> dict[str, list[dict]]:
         index = self._by_namespace.get(id(result))

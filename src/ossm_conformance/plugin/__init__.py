@@ -18,9 +18,9 @@ from .options import pytest_addoption
 from .outcomes import pytest_runtest_makereport, pytest_runtest_setup, pytest_sessionfinish
 from .params import pytest_collection_modifyitems, pytest_generate_tests
 from .reporting import pytest_terminal_summary
-from .session import pytest_configure, pytest_report_header
+from .session import pytest_configure, pytest_report_header, pytest_unconfigure
 from .state import RunState, state_of
-from .workers import pytest_configure_node, pytest_unconfigure
+from .workers import pytest_configure_node
 
 __all__ = [
     "RunState", "state_of",

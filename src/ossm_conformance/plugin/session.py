@@ -17,6 +17,7 @@ from ..kube.client import Api, CredentialsError, KubeconfigError, Target, build_
 from ..kube.errors import describe
 from ..kube.scope import Scope
 from ..kube.server_info import kubernetes_version, openshift_version
+from ..kube.background import fetch_in_background
 from ..kube.snapshot import Snapshot, fetch
 from ..mtls import options as mtls_options
 from ..profile import Profile, ProfileError, load_profile
@@ -78,7 +79,10 @@ def preflight(config: pytest.Config, state: RunState) -> None:
         version = kubernetes_version(api)
     except Exception as exc:  # noqa: BLE001 — every failure here is one line and one exit code
         could_not_check(config, state, f"could not reach the cluster: {describe(exc, 'GET ' + target.server + '/version')}")
-    snapshot = fetch(api, snapshot_plan(state.profile), scope=Scope.of(state.profile))
+    # Read while the tests run that need only what has arrived (kube/background.py); where a
+    # child process cannot be had, before any test.
+    reads, scope = snapshot_plan(state.profile), Scope.of(state.profile)
+    snapshot = fetch_in_background(api, reads, scope) or fetch(api, reads, scope=scope)
     snapshot.server = {"kubernetes": version, "openshift": openshift_version(snapshot)}
     state.snapshot = snapshot
     state.target = _describe_target(target, snapshot, state.profile)
@@ -91,6 +95,14 @@ def preflight(config: pytest.Config, state: RunState) -> None:
     # that the cyclic GC would otherwise re-scan at every full collection during the run and again
     # at interpreter exit: freezing them took ~30% off the wall time at 500 tenants (docs/performance.md).
     gc.freeze()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Every exit path (failures, Ctrl-C, pytest.exit): no snapshot reader or file outlives the run."""
+    state = config.stash.get(STATE, None)
+    if state is not None and state.snapshot is not None:
+        state.snapshot.stop_reading()
+    workers.remove_snapshot_file(config)
 
 
 def could_not_check(config: pytest.Config, state: RunState, message: str) -> None:

@@ -42,8 +42,8 @@ def pytest_configure_node(node) -> None:
         node.workerinput["ossm_profile"] = state.profile.source
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Runs on every exit path (failures, Ctrl-C): the snapshot file never outlives the run."""
+def remove_snapshot_file(config: pytest.Config) -> None:
+    """At unconfigure, on every exit path (failures, Ctrl-C): the snapshot file never outlives the run."""
     state = config.stash.get(STATE, None)
     if state is not None and state.snapshot_path and not is_worker(config):
         Path(state.snapshot_path).unlink(missing_ok=True)
