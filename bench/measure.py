@@ -9,7 +9,8 @@ xdist, the biggest of controller and workers), as getrusage(2) defines it, not t
 
 --memory-limit-mb runs the command as the in-cluster CronJob runs it: in a memory cgroup with that
 limit (the container's `limits.memory`; the kernel OOM-kills past it), cgroup v1 or v2, whichever
-this machine lets root write. Where neither can be had it falls back to an address-space limit
+this machine lets root write, and reports the cgroup's peak (`group_peak_kb`: every process of the
+tree at once, shared pages counted once). Where neither can be had it falls back to an address-space limit
 (RLIMIT_AS, stricter: it counts reserved, not used, memory) and says so in `limit`.
 """
 
@@ -48,6 +49,17 @@ def _memory_cgroup(limit: int) -> tuple[Path, str] | None:
     return None
 
 
+def _group_peak_kb(group: Path) -> int:
+    """The cgroup's high-water mark: the whole process tree at once (the suite and its snapshot
+    reader, kube/background.py), as the kernel charges it against the limit. 0 if unreadable."""
+    for knob in ("memory.max_usage_in_bytes", "memory.peak"):  # cgroup v1, v2
+        try:
+            return int((group / knob).read_text()) // 1024
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.measure")
     parser.add_argument("--result", required=True, help="where to write {seconds, maxrss_kb, exit_code, limit}")
@@ -67,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             limit_text = f"RLIMIT_AS {args.memory_limit_mb} MiB (no writable memory cgroup)"
             preexec = lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # noqa: E731
     started = time.monotonic()
+    group_peak_kb = 0
     try:
         code = subprocess.call(command, preexec_fn=preexec)
     finally:
         if group is not None:
+            group_peak_kb = _group_peak_kb(group)
             try:
                 group.rmdir()
             except OSError:
@@ -78,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     with open(args.result, "w") as fh:
-        json.dump({"seconds": round(seconds, 3), "maxrss_kb": peak, "exit_code": code, "limit": limit_text}, fh)
+        json.dump({"seconds": round(seconds, 3), "maxrss_kb": peak, "exit_code": code, "limit": limit_text,
+                   "group_peak_kb": group_peak_kb}, fh)
     return code
 
 

@@ -53,9 +53,14 @@ def verdicts(small: Measured, mesh_only: Measured, large: Measured, endpoints_pe
                        f"{floor:.2f}s alone, then {mesh_only.serial.samples[0].outcomes.get('passed', 0)} empty tests)"))
 
     rss = large.serial.median_maxrss_mb()
-    out.append(Verdict(f"peak RSS of the suite at {large.pods} pods <= {MAX_PEAK_RSS_MB} MB", rss <= MAX_PEAK_RSS_MB,
-                       f"{rss:.0f} MB (median of {len(large.serial.samples)} serial runs; -n {large.workers}: "
-                       f"{large.parallel.median_maxrss_mb():.0f} MB, the largest process)"))
+    # The suite and its snapshot reader (kube/background.py) are two processes: the whole tree's
+    # peak, from the limited run's cgroup, must hold too.
+    tree = large.limited.group_peak_kb / 1024 if large.limited is not None else 0
+    out.append(Verdict(f"peak RSS of the suite at {large.pods} pods <= {MAX_PEAK_RSS_MB} MB",
+                       max(rss, tree) <= MAX_PEAK_RSS_MB,
+                       f"{rss:.0f} MB the largest process (median of {len(large.serial.samples)} serial runs); "
+                       + (f"{tree:.0f} MB the whole process tree (suite and snapshot reader, cgroup peak); " if tree else "")
+                       + f"-n {large.workers}: {large.parallel.median_maxrss_mb():.0f} MB, the largest process"))
     if memory_limit_mb:
         lim = large.limited
         same = lim is not None and lim.outcomes == large.serial.samples[0].outcomes
@@ -171,13 +176,16 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "- **requests**: counted from the lab API server's audit log (OSSM_LAB_AUDIT=1), ResponseComplete events whose",
         "  User-Agent starts with `ossm-conformance/`, between two offsets around the run; the most of all runs is shown.",
         "- **pytest bound**: the ideal pytest suite (bench/scenario.py BOUND_TEST): the floor's reads in one session",
-        "  fixture, then as many empty parametrized tests as the suite ran, same interpreter and plugins. No pytest",
-        "  suite with one test id per object (issue 3) and these reads can be faster: it is floor + pytest's own",
-        "  per-test cost. The suite and the bound pause the cyclic GC while they decode; the floor, a bare script,",
+        "  fixture, then as many empty parametrized tests as the suite ran, same interpreter and plugins: floor +",
+        "  pytest's own per-test cost, one after the other. The suite can beat it: its reads run in a child process",
+        "  (kube/background.py) while the tests that need no pods run. The suite and the bound pause the cyclic GC",
+        "  while they decode; the floor, a bare script,",
         "  does not (it also discards each list once counted, where a suite keeps them).",
         "- **peak memory**: ru_maxrss of RUSAGE_CHILDREN in a fresh wrapper process (bench/measure.py): the largest",
         "  single process of the run's tree (with xdist, the biggest of controller and workers). The limited run",
-        "  puts the serial suite in a memory cgroup at the CronJob's limits.memory (the kernel OOM-kills past it).",
+        "  puts the serial suite in a memory cgroup at the CronJob's limits.memory (the kernel OOM-kills past it);",
+        "  that cgroup's peak is the whole tree at once (the suite and its snapshot reader), which the RSS target",
+        "  also holds to.",
         "- **probe pods**: `create pods` in the probe namespace by the suite's User-Agent, during `-m mtls`;",
         "  **probe phase**: from the first to the last of its requests in the probe namespace (audit timestamps),",
         "  the part that must not grow with tenants; **mTLS time**: that run's whole wall time (`--mtls-window 5`),",

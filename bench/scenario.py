@@ -42,6 +42,7 @@ class Sample:
     outcomes: dict = field(default_factory=dict)
     output: str = ""
     limit: str = ""          # the memory limit it ran under, if any (bench/measure.py)
+    group_peak_kb: int = 0   # under a limit: the cgroup's peak, the whole process tree at once
 
 
 @dataclass
@@ -110,7 +111,7 @@ def measure(twin: Twin, command: list[str], what: str, must_pass: bool = True, c
     if must_pass and (not outcomes.get("passed") or any(outcomes.get(k) for k in ("failed", "error", "errors", "skipped"))):
         raise BenchError(f"{what}: the suite must pass with no failure, error or skip on the healthy twin, got {outcomes}:\n{_tail(output)}")
     return Sample(data["seconds"], data["maxrss_kb"], audit.since(twin.audit_log, before), outcomes, output,
-                  data.get("limit", ""))
+                  data.get("limit", ""), data.get("group_peak_kb", 0))
 
 
 # The lab's stand-ins for what runs on a real cluster's nodes (kubelets, ztunnels) and its monitoring.
