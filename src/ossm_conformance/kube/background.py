@@ -35,7 +35,6 @@ from .client import Api
 from .scope import Scope
 from .snapshot import Read, ReadResult, Snapshot, fetch
 
-log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 

@@ -13,11 +13,11 @@ import pytest
 
 from .. import exitcodes
 from ..checks.plan import snapshot_plan
+from ..kube.background import fetch_in_background
 from ..kube.client import Api, CredentialsError, KubeconfigError, Target, build_api_client
 from ..kube.errors import describe
 from ..kube.scope import Scope
 from ..kube.server_info import kubernetes_version, openshift_version
-from ..kube.background import fetch_in_background
 from ..kube.snapshot import Snapshot, fetch
 from ..mtls import options as mtls_options
 from ..profile import Profile, ProfileError, load_profile
