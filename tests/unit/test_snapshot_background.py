@@ -2,7 +2,7 @@
 read, each kind available as soon as it arrived, a dead reader an error per missing read, its
 log lines in the parent's log, and no reader left behind.
 
-The child runs the real fetch against a stand-in for the client's `get_bytes` (as in
+The child runs the real fetch against a stand-in for the client's `open` (as in
 test_snapshot_pages.py); against the real API server every lab suite run goes this way.
 """
 
@@ -21,6 +21,7 @@ import pytest
 from ossm_conformance.findings import CouldNotCheck
 from ossm_conformance.kube.background import fetch_in_background
 from ossm_conformance.kube.snapshot import Read, fetch
+from responses import Body
 
 READS = [Read("namespaces"), Read("pods"), Read("roles")]
 
@@ -39,14 +40,14 @@ class Cluster:
         self.on_pods = on_pods
         self.api_client = SimpleNamespace(rest_client=SimpleNamespace(pool_manager=SimpleNamespace(clear=lambda: None)))
 
-    def get_bytes(self, path, query=None):
+    def open(self, path, query=None):
         if path.endswith("/pods"):
             if self.on_pods:
                 self.on_pods()
-            return _list("pods", "web", "db")
+            return Body(_list("pods", "web", "db"))
         if path.endswith("/roles"):
-            return _list("roles", "ztunnel")
-        return _list("namespaces", "t")
+            return Body(_list("roles", "ztunnel"))
+        return Body(_list("namespaces", "t"))
 
 
 def _names(objects):

@@ -1,23 +1,28 @@
 """The snapshot's reads: paginated lists, decoded into their projection, filtered to the mesh.
 
-The pager is exercised on a stand-in for the client's `get_bytes` (pages as the API server
-encodes them); the same code against the real API server is in tests/lab/test_snapshot_on_lab.py.
+The pager is exercised on a stand-in for the client's `open` (pages as the API server encodes
+them); the same code against the real API server is in tests/lab/test_snapshot_on_lab.py.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+import weakref
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from bench.realistic import pod as openshift_pod
 from ossm_conformance.kube.decode import decode_page
+from ossm_conformance.kube.pager import continue_token
 from ossm_conformance.kube.projection import project
 from ossm_conformance.kube.scope import Scope
-from ossm_conformance.kube.snapshot import Read, fetch
+from ossm_conformance.kube.snapshot import Read, fetch, read_each
 from objects import PROFILE
+from responses import Body
 
 
 def _pod(ns: str, name: str, labels=None, annotations=None, init=()):
@@ -39,13 +44,17 @@ class Pages:
     def __init__(self, *answers):
         self.answers = list(answers)
         self.queries = []
+        self.opened: list[Body] = []
+        self.read_before: list[list[bool]] = []  # at each request: was each earlier response read whole?
 
-    def get_bytes(self, path, query=None):
+    def open(self, path, query=None):
         self.queries.append(dict(query or []))
+        self.read_before.append([b.read_whole for b in self.opened])
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        self.opened.append(Body(answer))
+        return self.opened[-1]
 
 
 def _expired():
@@ -73,6 +82,70 @@ def test_a_second_expiry_is_the_reads_error_not_a_partial_list():
     api = Pages(_page([_pod("t", "a")], "tok1"), _expired(), _page([_pod("t", "a")], "tok3"), _expired())
     snap = fetch(api, [Read("pods")], page_size=1)
     assert snap.errors(["pods"]) == ["list pods cluster-wide: HTTP 410 Gone: The provided continue parameter is too old"]
+
+
+def test_the_next_page_is_asked_for_as_soon_as_this_pages_head_has_arrived():
+    api = Pages(_page([_pod("t", "a")], "tok1"), _page([_pod("t", "b")], "tok2"), _page([_pod("t", "c")]))
+    fetch(api, [Read("pods")], page_size=1)
+    # Each continue request went out while the page before it was still arriving (kube/pager.py) ...
+    assert [earlier[-1] for earlier in api.read_before[1:]] == [False, False]
+    # ... and every page was then read to its end and its connection given back, none cut.
+    assert [(b.read_whole, b.released, b.cut) for b in api.opened] == [(True, True, False)] * 3
+
+
+def _custom_resource_page(names, token=None) -> bytes:
+    """A custom resource's list as the API server encodes it: keys sorted, so the items come first."""
+    meta = {"resourceVersion": "42", **({"continue": token} if token else {})}
+    items = [{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+              "metadata": {"name": n, "namespace": "t"}, "spec": {"mtls": {"mode": "STRICT"}}} for n in names]
+    return json.dumps({"apiVersion": "security.istio.io/v1", "items": items, "kind": "PeerAuthenticationList",
+                       "metadata": meta}, sort_keys=True).encode()
+
+
+def test_a_list_whose_token_follows_its_items_is_read_whole_before_the_next_page():
+    api = Pages(_custom_resource_page(["a"], "tok1"), _custom_resource_page(["b"]))
+    snap = fetch(api, [Read("peerauthentications")], page_size=1)
+    assert [p["metadata"]["name"] for p in snap.list("peerauthentications")] == ["a", "b"]
+    assert [q.get("continue") for q in api.queries] == [None, "tok1"]
+    assert api.read_before[1] == [True]
+
+
+def test_a_failure_of_the_page_ahead_cuts_the_page_being_read_and_is_the_reads_error():
+    api = Pages(_page([_pod("t", "a")], "tok1"), ApiException(status=500, reason="Internal Server Error"))
+    snap = fetch(api, [Read("pods")], page_size=1)
+    assert snap.errors(["pods"]) == ["list pods cluster-wide: HTTP 500 Internal Server Error"]
+    assert (api.opened[0].cut, api.opened[0].released) == (True, True)  # no connection kept half-read
+
+
+@pytest.mark.parametrize("head, token", [
+    (b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","continue":"eyJ2"},"items":[{"meta', "eyJ2"),
+    (b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7"},"items":[]}', None),     # the last page
+    (b'{"apiVersion":"security.istio.io/v1","items":[{"apiVersion"', None),                            # token after the items
+    (b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"7","contin', None),          # head cut short
+], ids=["built-in", "last-page", "custom-resource", "short"])
+def test_the_continue_token_is_read_from_a_pages_head_only_when_it_is_there(head, token):
+    assert continue_token(head) == token
+
+
+def test_a_result_handed_on_is_not_kept_while_the_next_read_is_awaited():
+    """The snapshot reader sends each result and lets go of it (kube/background.py): if read_each kept
+    it while waiting for the next read, the reader would hold a second copy of the suite's snapshot."""
+    handed_on, asked_again, seen = [], threading.Event(), {}
+
+    class Slow(Pages):
+        def open(self, path, query=None):
+            if "/namespaces/u/" in path:       # the second read answers once the first was let go
+                asked_again.wait(5)
+                time.sleep(0.2)                # the generator is back waiting for this read by now
+                seen["first kept"] = handed_on[0]() is not None
+            return super().open(path, query)
+
+    each = read_each(Slow(_page([_pod("t", "a")]), _page([_pod("u", "b")])),
+                     [Read("pods", namespace="t"), Read("pods", namespace="u")], workers=1)
+    handed_on.append(weakref.ref(next(each)))
+    asked_again.set()
+    assert [p["metadata"]["name"] for p in next(each).items] == ["b"]
+    assert seen == {"first kept": False}, "read_each held a result it had handed on while awaiting the next"
 
 
 def test_typed_decoding_gives_exactly_the_projection():

@@ -9,8 +9,9 @@ LONGEST_READS). The reads run in a forked child, not in a thread: a page arrives
 TLS records, and a reader thread must win the interpreter lock back from the busy test loop for
 each of them (up to 5 ms each: a 7 MB page took seconds); a process shares no lock.
 
-The child does exactly what `snapshot.fetch` does in-process (same reads, pages, projection and
-scope) and sends each read's result as it completes, its log records too, over a pipe. The
+The child does exactly what `snapshot.fetch` does in-process (`read_each`: same reads, pages,
+projection and scope) and sends each read's result as it completes, its log records too, over a
+pipe, keeping none: the suite's process is the one that holds the snapshot. The
 parent's `Snapshot` takes them in when a question needs them (`Incoming.until`). If the child
 dies, every read still missing becomes an error naming why: those checks are *could not check*,
 never a pass. The child never outlives the run (`stop`: unconfigure, Ctrl-C, exit).
@@ -33,7 +34,7 @@ import msgspec
 
 from .client import Api
 from .scope import Scope
-from .snapshot import Read, ReadResult, Snapshot, fetch
+from .snapshot import Read, ReadResult, Snapshot, read_each
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -122,8 +123,9 @@ def _read_and_send(api: Api, reads: list[Read], scope: Scope | None, connection,
 
     root = logging.getLogger()
     root.handlers = [_Forward(send)]  # pytest's handlers in this copy would keep the records to themselves
-    fetch(api, reads, scope=scope,
-          on_result=lambda r: send({"read": asdict(r.read), "items": r.items, "error": r.error}))
+    for result in read_each(api, reads, scope=scope):
+        send({"read": asdict(result.read), "items": result.items, "error": result.error})
+        del result  # sent: only the suite keeps it (the pods would otherwise be held twice)
     connection.close()
 
 

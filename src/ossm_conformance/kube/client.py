@@ -93,9 +93,10 @@ class Api:
     def delete(self, path: str, body: dict | None = None, query: list[tuple[str, str]] | None = None) -> dict:
         return self._call("DELETE", path, body=body, query=query)
 
-    def get_bytes(self, path: str, query: list[tuple[str, str]] | None = None) -> bytes:
-        """The JSON body undecoded: the snapshot decodes list pages into their projection."""
-        return self._call("GET", path, query=query, whole_response=True).data
+    def open(self, path: str, query: list[tuple[str, str]] | None = None):
+        """GET, answered 2xx, its body not read yet (the urllib3 response): the snapshot's pager
+        (kube/pager.py) reads a list page's first bytes, then the rest, and decodes it itself."""
+        return self._call("GET", path, query=query, whole_response=True)
 
     def get_text(self, path: str, query: list[tuple[str, str]] | None = None) -> str:
         return self._call("GET", path, query=query, raw=True)

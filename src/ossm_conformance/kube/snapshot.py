@@ -16,15 +16,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable, Iterator
 
 from kubernetes.client.exceptions import ApiException
 
 from ..findings import CouldNotCheck
 from .client import Api
-from .decode import decode_page
 from .errors import describe
 from .kinds import KINDS
+from .pager import ContinueExpired, pages
 from .projection import project
 from .scope import Scope
 
@@ -76,27 +76,35 @@ def _gc_paused():
 
 
 def fetch(api: Api, reads: Iterable[Read], workers: int = 8, scope: Scope | None = None,
-          page_size: int = PAGE_SIZE, on_result: Callable[["ReadResult"], None] | None = None) -> "Snapshot":
-    """Every read, concurrently. With a `scope`, the namespace list is read first so that the
-    scope knows the mesh's namespaces, then objects outside it are dropped page by page.
-    `on_result` is handed each read's result as it completes (kube/background.py sends it on)."""
+          page_size: int = PAGE_SIZE) -> "Snapshot":
+    """Every read, concurrently (`read_each`), in a snapshot that answers in the plan's order."""
     reads = list(dict.fromkeys(reads))
     started = time.time()
-    first = [r for r in reads if scope is not None and r == Read("namespaces")]
-    done = on_result or (lambda result: None)
-    with _gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
-        results = [_fetch_one(api, r, None, page_size) for r in first]
-        if scope is not None:
-            for r in results:
-                scope.learn(r.items)
-        for r in results:
-            done(r)
-        rest = [r for r in reads if r not in first]
-        for future in as_completed([pool.submit(_fetch_one, api, r, scope, page_size) for r in rest]):
-            results.append(future.result())
-            done(results[-1])
     order = {r: i for i, r in enumerate(reads)}
-    return Snapshot(sorted(results, key=lambda res: order[res.read]), taken_at=started)
+    results = sorted(read_each(api, reads, workers, scope, page_size), key=lambda res: order[res.read])
+    return Snapshot(results, taken_at=started)
+
+
+def read_each(api: Api, reads: Iterable[Read], workers: int = 8, scope: Scope | None = None,
+              page_size: int = PAGE_SIZE) -> Iterator["ReadResult"]:
+    """Each read's result as it completes. With a `scope`, the namespace list is read first so that
+    the scope knows the mesh's namespaces, then objects outside it are dropped page by page. Nothing
+    here keeps a result once it is handed on: the snapshot reader (kube/background.py) sends each
+    one to the suite and lets go of it, so the two processes never both hold the whole snapshot."""
+    reads = list(dict.fromkeys(reads))
+    first = [r for r in reads if scope is not None and r == Read("namespaces")]
+    with _gc_paused(), ThreadPoolExecutor(max_workers=max(1, min(workers, len(reads) or 1))) as pool:
+        for read in first:
+            result = _fetch_one(api, read, None, page_size)
+            scope.learn(result.items)
+            yield result
+        # as_completed drops its reference to each future it yields, and no list of them is kept
+        # here; nor is the last future or result while the next one is awaited.
+        pending = (pool.submit(_fetch_one, api, r, scope, page_size) for r in reads if r not in first)
+        for future in as_completed(list(pending)):
+            result, future = future.result(), None
+            yield result
+            result = None
 
 
 def _fetch_one(api: Api, read: Read, scope: Scope | None, page_size: int = PAGE_SIZE) -> ReadResult:
@@ -116,31 +124,28 @@ def _fetch_one(api: Api, read: Read, scope: Scope | None, page_size: int = PAGE_
 
 
 def _list_pages(api: Api, read: Read, scope: Scope | None, page_size: int) -> list[dict]:
-    """A list in pages of `page_size`, each projected and filtered as it arrives, so only the kept
-    objects of the pages read so far are alive. A continue token that expired mid-list (410 Gone:
-    the list took longer than etcd's compaction window) restarts that list once, from the top, as
-    kubectl's pager does; a second expiry is the read's error."""
-    kind = KINDS[read.kind]
-    base = read.query()
-    restarted = False
+    """A list in pages of `page_size` (kube/pager.py), each projected and filtered as it arrives, so
+    only the kept objects of the pages read so far are alive. A continue token that expired mid-list
+    (410 Gone: the list took longer than etcd's compaction window) restarts that list once, from the
+    top, as kubectl's pager does; a second expiry is the read's error."""
+    query = read.query() + [("limit", str(page_size))]
     items: list[dict] = []
-    token: str | None = None
-    while True:
-        query = base + [("limit", str(page_size))] + ([("continue", token)] if token else [])
-        try:
-            page, token = decode_page(kind.key, api.get_bytes(kind.list_path(read.namespace), query))
-        except ApiException as exc:
-            if exc.status == 410 and token and not restarted:
-                log.warning("%s: the continue token expired after %d objects; listing again from the start (once)",
-                            read.describe(), len(items))
-                items, token, restarted = [], None, True
-                continue
-            raise
-        for obj in page:
-            if scope is None or scope.keeps(kind.key, obj):
-                items.append(_with_kind(project(kind.key, obj), kind))
-        if not token:
-            return items
+    try:
+        return _collect(api, read, scope, query, items)
+    except ContinueExpired:
+        log.warning("%s: the continue token expired after %d objects; listing again from the start (once)",
+                    read.describe(), len(items))
+    try:
+        return _collect(api, read, scope, query, [])
+    except ContinueExpired as expired:
+        raise expired.cause from None
+
+
+def _collect(api: Api, read: Read, scope: Scope | None, query: list[tuple[str, str]], items: list[dict]) -> list[dict]:
+    kind = KINDS[read.kind]
+    for page in pages(api, kind.list_path(read.namespace), query, kind.key):
+        items.extend(_with_kind(project(kind.key, obj), kind) for obj in page if scope is None or scope.keeps(kind.key, obj))
+    return items
 
 
 def _kind_is_served(api: Api, kind) -> bool:
