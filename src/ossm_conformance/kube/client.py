@@ -59,7 +59,7 @@ def build_api_client(kubeconfig: str | None, context: str | None) -> tuple[kuber
 
 
 def _client(cfg: kubernetes.client.Configuration) -> kubernetes.client.ApiClient:
-    cfg.connection_pool_maxsize = 16  # the snapshot lists kinds concurrently
+    cfg.connection_pool_maxsize = 16  # the snapshot lists 8 kinds at once, each with a page ahead (kube/pager.py)
     cfg.retries = False               # one retry layer only: ours
     client = kubernetes.client.ApiClient(cfg)
     # A distinct User-Agent lets audit logs and API Priority and Fairness tell the suite apart.
