@@ -203,12 +203,17 @@ def start_apiserver(paths: LabPaths, procs: dict[str, dict], etcd_url: str) -> s
         f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
         f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
         "--kubelet-preferred-address-types=InternalIP",
-        "--profiling=false",
     ]
     if os.environ.get("OSSM_LAB_AUDIT") == "1":  # benchmarks count requests from this log
         paths.audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         argv += [f"--audit-policy-file={paths.audit_policy}", f"--audit-log-path={paths.audit_log}",
-                 "--audit-log-maxbackup=1"]
+                 "--audit-log-maxbackup=1",
+                 # ... and collect its garbage before each measured run (bench/scenario.py
+                 # collect_server_garbage, /debug/pprof/heap?gc=1): at 20,000 pods its Go GC marks a
+                 # ~3 GB heap on the two cores being measured, 2-4 CPU-s at random moments.
+                 "--profiling=true"]
+    else:
+        argv.append("--profiling=false")
     proc = _spawn(paths, procs, "kube-apiserver", argv, url)
     _wait("kube-apiserver", proc, paths.logs / "kube-apiserver.log", APISERVER_WAIT_S,
           apiserver_probe(paths, url))
