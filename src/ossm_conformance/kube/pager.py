@@ -18,15 +18,12 @@ comes after the items: that page is read whole before the next one is asked for,
 
 from __future__ import annotations
 
-import logging
 from typing import Iterator
 
 import msgspec
 from kubernetes.client.exceptions import ApiException
 
 from .decode import decode_page
-
-log = logging.getLogger(__name__)
 
 ITEMS = b'"items":'
 HEAD_CHUNK = 8192  # a ListMeta is a few hundred bytes: the first chunk nearly always holds it
