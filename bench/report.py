@@ -201,8 +201,18 @@ def markdown(measured: list[Measured], results: list[Verdict], command: str, dat
         "  **probe phase**: from the first to the last of its requests in the probe namespace (audit timestamps),",
         "  the part that must not grow with tenants; **mTLS time**: that run's whole wall time (`--mtls-window 5`),",
         "  which also includes start-up, the snapshot and collection, and so grows with the cluster's size.",
-        "- **seeding**: " + "; ".join(f"{m.nodes} nodes / {m.namespaces} namespaces seeded in {m.seed_seconds:.0f} s"
-                                        for m in measured) + ".",
+        "- **seeding**: " + _seeding(measured) + ".",
         "",
     ]
     return "\n".join(lines)
+
+
+def _seeding(measured: list[Measured]) -> str:
+    """One entry per seeded twin: "10 tenants" and "realistic" are two profiles of the same one."""
+    twins: dict[tuple, list[str]] = {}
+    for m in measured:
+        twins.setdefault((m.nodes, m.namespaces, m.pods, m.seed_seconds), []).append(m.label)
+    return "; ".join(f"{nodes} nodes / {namespaces} namespaces / {pods} pods seeded in {seconds:.0f} s "
+                     f"(measured as {' and '.join(labels)})"
+                     for (nodes, namespaces, pods, seconds), labels in twins.items())
+
