@@ -159,3 +159,4 @@ def test_the_report_judges_and_tabulates_every_target(padded):
     assert limit.ok, limit.evidence
     doc = report.markdown([m], verdicts, "make bench ...", "today", 1)
     assert "## What the API server served" in doc and "| pods |" in doc and "smoke:" in doc
+    assert "| call | smoke (20 tenants) |" in doc, "each requests column names its scale"
