@@ -215,4 +215,3 @@ def _seeding(measured: list[Measured]) -> str:
     return "; ".join(f"{nodes} nodes / {namespaces} namespaces / {pods} pods seeded in {seconds:.0f} s "
                      f"(measured as {' and '.join(labels)})"
                      for (nodes, namespaces, pods, seconds), labels in twins.items())
-
